@@ -1,0 +1,553 @@
+/**
+ * The one place a request is made: base URL, credentials, user agent, JSON
+ * accept, path encoding, the policy (rate limit, per-attempt timeout,
+ * retries, deadline) and the mapping of every failure into one
+ * {@link ApiError}. API clients describe operations; this module runs them.
+ *
+ * @since 0.1.0
+ */
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as HttpMethod from "@effect/platform/HttpMethod"
+import * as UrlParams from "@effect/platform/UrlParams"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
+import * as ParseResult from "effect/ParseResult"
+import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as ApiError from "./ApiError.js"
+import * as Credentials from "./Credentials.js"
+import type * as Path from "./Path.js"
+import * as Policy from "./Policy.js"
+import * as RateLimiter from "./RateLimiter.js"
+import { userAgent } from "./Version.js"
+
+/** How a client reaches its API. @since 0.1.0 */
+export interface Options {
+  /** The API's name in errors and spans ("deepset"). */
+  readonly api: string
+  /** Base URL, possibly with a base path (`https://hub/user/alice/`). */
+  readonly baseUrl: string
+  readonly credentials: Credentials.Credentials
+  /** The policy of this client (already resolved against the API's default). */
+  readonly policy: Policy.Policy
+  /** Extra headers on every request; `Redacted` values are secrets and are registered as redacted. */
+  readonly headers?: Readonly<Record<string, string | Redacted.Redacted<string>>> | undefined
+  /** What to tell a person whose credentials were refused. */
+  readonly authHint?: string | undefined
+}
+
+/** A request body. @since 0.1.0 */
+export type Body =
+  | { readonly _tag: "Json"; readonly encode: () => Either.Either<unknown, ParseResult.ParseError> }
+  | { readonly _tag: "Form"; readonly fields: Readonly<Record<string, string | Redacted.Redacted<string>>> }
+
+/** A JSON body encoded with its schema (callers pass the `Type`). @since 0.1.0 */
+export const jsonBody = <A, I>(schema: Schema.Schema<A, I>, value: A): Body => ({
+  _tag: "Json",
+  encode: () => Schema.encodeEither(schema)(value)
+})
+
+/** An `application/x-www-form-urlencoded` body; `Redacted` values are unwrapped only when sent. @since 0.1.0 */
+export const formBody = (fields: Readonly<Record<string, string | Redacted.Redacted<string>>>): Body => ({
+  _tag: "Form",
+  fields
+})
+
+/** A query value; `undefined` is not sent. @since 0.1.0 */
+export type QueryValue = string | number | boolean | undefined
+
+/** One operation to run. @since 0.1.0 */
+export interface Request<A> {
+  /** The operation's name in errors ("getStatus"). */
+  readonly operation: string
+  readonly method: HttpMethod.HttpMethod
+  /** The encoded path (from a {@link Path.template}), or the parameter that could not be encoded. */
+  readonly path: Either.Either<string, Path.BadSegment>
+  readonly query?: Readonly<Record<string, QueryValue>> | undefined
+  readonly body?: Body | undefined
+  /** Whether replaying it after the server answered is safe (GET, PUT, DELETE, PATCH to a state). */
+  readonly idempotent: boolean
+  /** Decodes a 2xx body; `undefined` ignores the body (204). */
+  readonly response: Decoder<A> | undefined
+}
+
+/** Decodes a parsed JSON body. @since 0.1.0 */
+export type Decoder<A> = (json: unknown) => Either.Either<A, ParseResult.ParseError>
+
+/** A decoder for a schema, compiled once. @since 0.1.0 */
+export const decoder = <A, I>(schema: Schema.Schema<A, I>): Decoder<A> =>
+  Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
+
+/** A client bound to one API. @since 0.1.0 */
+export interface ApiClient {
+  readonly api: string
+  /** Runs an operation under the policy; every failure is one {@link ApiError.ApiError}. */
+  readonly run: <A>(request: Request<A>) => Effect.Effect<A, ApiError.ApiError>
+  /** Runs an operation whose response has no body. */
+  readonly runVoid: (request: Request<void>) => Effect.Effect<void, ApiError.ApiError>
+}
+
+/** Where a failure happened, for error construction. */
+interface Context {
+  readonly api: string
+  readonly operation: string
+  readonly method: string
+  readonly url: string
+}
+
+/** A failed attempt, with what the policy needs to decide on a retry. */
+interface Failure {
+  readonly error: ApiError.ApiError
+  /** Whether replaying is allowed at all (idempotent, or known not sent). */
+  readonly replayable: boolean
+  readonly retryAfter?: Duration.Duration | undefined
+  /** The server refused a dynamic token: fetch a new one and replay once. */
+  readonly rejectedToken?: Redacted.Redacted<string> | undefined
+}
+
+const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"])
+const secretQuery = /token|key|secret|password|signature|credential|auth/i
+
+/**
+ * A URL fit for errors: no user info, secret-looking query values replaced.
+ *
+ * @since 0.1.0
+ */
+export const redactUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    parsed.username = ""
+    parsed.password = ""
+    for (const name of Array.from(parsed.searchParams.keys())) {
+      if (secretQuery.test(name)) parsed.searchParams.set(name, "REDACTED")
+    }
+    return parsed.toString()
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, "//")
+  }
+}
+
+/** Removes a trailing slash so a base path joins cleanly with `/api/...`. */
+const normalizeBase = (baseUrl: string): string => baseUrl.replace(/\/+$/, "")
+
+const errorCode = (cause: unknown): string | undefined => {
+  let current = cause
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === "string") return code
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+const parseJson = (text: string): Either.Either<unknown, string> => {
+  try {
+    return Either.right(JSON.parse(text))
+  } catch (e) {
+    return Either.left(e instanceof Error ? e.message : String(e))
+  }
+}
+
+/** What the common error body shapes of these APIs say. */
+interface ServerSays {
+  readonly message?: string | undefined
+  readonly problems: ReadonlyArray<ApiError.FieldProblem>
+  readonly requestId?: string | undefined
+}
+
+const str = (u: unknown): string | undefined => (typeof u === "string" && u.length > 0 ? u : undefined)
+
+/**
+ * Reads `{message, short_message, reason, requestId}` (Jupyter, WhyLabs,
+ * Looker), FastAPI's `{detail: string | [{loc, msg, type}]}` (deepset) and
+ * Looker's `{errors: [{field, code, message}]}`.
+ */
+const readErrorBody = (text: string): ServerSays => {
+  const parsed = parseJson(text)
+  if (Either.isLeft(parsed) || typeof parsed.right !== "object" || parsed.right === null) return { problems: [] }
+  const body = parsed.right as Record<string, unknown>
+  const problems: Array<ApiError.FieldProblem> = []
+  if (Array.isArray(body.detail)) {
+    for (const d of body.detail as ReadonlyArray<Record<string, unknown>>) {
+      const loc = Array.isArray(d?.loc) ? (d.loc as ReadonlyArray<unknown>).join(".") : "request"
+      const code = str(d?.type)
+      problems.push({ field: loc, message: str(d?.msg) ?? "invalid", ...(code ? { code } : {}) })
+    }
+  }
+  if (Array.isArray(body.errors)) {
+    for (const e of body.errors as ReadonlyArray<Record<string, unknown>>) {
+      const code = str(e?.code)
+      problems.push({ field: str(e?.field) ?? "request", message: str(e?.message) ?? "invalid", ...(code ? { code } : {}) })
+    }
+  }
+  const message = str(body.message) ?? str(body.detail) ?? str(body.short_message) ?? str(body.reason) ??
+    str(body.error)
+  const shortMessage = str(body.short_message)
+  return {
+    message: message !== undefined && shortMessage !== undefined && shortMessage !== message
+      ? `${message} (${shortMessage})`
+      : message,
+    problems,
+    requestId: str(body.requestId) ?? str(body.request_id)
+  }
+}
+
+const requestIdHeaders = ["x-request-id", "request-id", "x-amzn-requestid", "x-correlation-id"]
+
+const headerRequestId = (headers: Headers.Headers): string | undefined => {
+  for (const name of requestIdHeaders) {
+    const v = headers[name]
+    if (v !== undefined) return v
+  }
+  return undefined
+}
+
+const where = (ctx: Context, status?: number): string =>
+  `${ctx.method} ${ctx.url}${status === undefined ? "" : ` → ${status}`}`
+
+/** Maps an HTTP answer that is not 2xx to the error family. */
+const statusError = (
+  ctx: Context,
+  status: number,
+  headers: Headers.Headers,
+  text: string,
+  retryAfter: Duration.Duration | undefined,
+  authHint: string | undefined
+): ApiError.ApiError => {
+  const says = readErrorBody(text)
+  const requestId = headerRequestId(headers) ?? says.requestId
+  const base = {
+    ...ctx,
+    status,
+    ...(requestId === undefined ? {} : { requestId }),
+    ...(text.length === 0 ? {} : { body: ApiError.excerpt(text) })
+  }
+  const server = says.message === undefined ? "" : `: ${says.message}`
+  const head = `${ctx.api} ${ctx.operation} failed (${where(ctx, status)})`
+  switch (status) {
+    case 400:
+    case 422: {
+      const detail = says.problems.length > 0
+        ? `: ${says.problems.map((p) => `${p.field}: ${p.message}`).join("; ")}`
+        : server
+      return new ApiError.InvalidRequest({
+        ...base,
+        problems: says.problems,
+        message: `${head}: the server rejected the request${detail}`
+      })
+    }
+    case 401:
+    case 403:
+      return new ApiError.Unauthorized({
+        ...base,
+        message: `${head}: the credentials were refused${server}. ${authHint ?? "Check the API key or token."}`
+      })
+    case 404:
+      return new ApiError.NotFound({ ...base, message: `${head}: not found${server}. Check the ids in the URL.` })
+    case 409:
+      return new ApiError.Conflict({ ...base, message: `${head}: conflict with the current state${server}` })
+    case 410:
+      return new ApiError.Gone({ ...base, message: `${head}: the resource is gone${server}` })
+    case 429:
+      return new ApiError.RateLimited({
+        ...base,
+        ...(retryAfter === undefined ? {} : { retryAfter }),
+        message: `${head}: rate limited${
+          retryAfter === undefined ? "" : `; the server asked to wait ${Duration.format(retryAfter)}`
+        }. Slow down (Policy rateLimit) or allow more retries.`
+      })
+    default:
+      if (status >= 500 || status < 400) {
+        return new ApiError.ServerError({
+          ...base,
+          ...(says.message === undefined ? {} : { serverMessage: says.message }),
+          message: status >= 500
+            ? `${head}: the server failed${server}. Try again later.`
+            : `${head}: unexpected status${server}`
+        })
+      }
+      return new ApiError.InvalidRequest({
+        ...base,
+        problems: says.problems,
+        message: `${head}: the server rejected the request${server}`
+      })
+  }
+}
+
+const decodeError = (ctx: Context, status: number, text: string, path: string, issue: string) =>
+  new ApiError.DecodeError({
+    ...ctx,
+    status,
+    body: ApiError.excerpt(text),
+    path,
+    issue,
+    message: `${ctx.api} ${ctx.operation}: the response did not match the expected shape at ${path}: ${issue} (${
+      where(ctx, status)
+    })`
+  })
+
+const issuePath = (error: ParseResult.ParseError): { path: string; issue: string } => {
+  const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  if (first === undefined) return { path: "(root)", issue: error.message }
+  const path = first.path.reduce<string>(
+    (acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`),
+    ""
+  )
+  return { path: path === "" ? "(root)" : path, issue: first.message }
+}
+
+const transportError = (ctx: Context, description: string, notSent: boolean) =>
+  new ApiError.Transport({
+    ...ctx,
+    notSent,
+    message: `${ctx.api} ${ctx.operation}: could not ${notSent ? "reach the server" : "complete the exchange"} (${
+      where(ctx)
+    }): ${description}. Check the base URL and the network.`
+  })
+
+/**
+ * A client for one API on the `HttpClient` in context.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const http = yield* HttpClient.HttpClient
+    const limiter = yield* RateLimiter.make
+    const base = normalizeBase(options.baseUrl)
+    const { api, credentials, authHint } = options
+
+    const fixedHeaders: Record<string, string> = { accept: "application/json", "user-agent": userAgent }
+    const extraSecrets: Array<string> = []
+    for (const [name, value] of Object.entries(options.headers ?? {})) {
+      fixedHeaders[name.toLowerCase()] = Redacted.isRedacted(value) ? Redacted.value(value) : value
+      if (Redacted.isRedacted(value)) extraSecrets.push(name.toLowerCase())
+    }
+    if (credentials._tag === "Header") fixedHeaders[credentials.name] = Redacted.value(credentials.value)
+    if (credentials._tag === "Authorization") {
+      fixedHeaders.authorization = Credentials.authorization(credentials.scheme, credentials.token)
+    }
+    const secretNames = [...Credentials.secretHeaderNames(credentials), ...extraSecrets]
+    const redactExtra = (names: ReadonlyArray<string | RegExp>) => {
+      const missing = secretNames.filter((n) => !names.includes(n))
+      return missing.length === 0 ? names : [...names, ...missing]
+    }
+
+    /** One attempt: send, read, classify. */
+    const attempt = <A>(
+      request: HttpClientRequest.HttpClientRequest,
+      spec: Request<A>,
+      ctx: Context,
+      policy: Policy.Policy
+    ): Effect.Effect<A, Failure> => {
+      const exchange = (req: HttpClientRequest.HttpClientRequest) =>
+        Effect.flatMap(
+          Effect.mapError(http.execute(req), (e) => requestFailure(e)),
+          (response) =>
+            Effect.map(
+              Effect.mapError(response.text, (e) => bodyFailure(e)),
+              (text) => [response, text] as const
+            )
+        )
+
+      const requestFailure = (e: HttpClientError.HttpClientError): Failure => {
+        if (e._tag === "RequestError" && e.reason !== "Transport") {
+          return {
+            error: new ApiError.InvalidRequest({
+              ...ctx,
+              problems: [],
+              message: `${ctx.api} ${ctx.operation}: the request could not be built (${e.reason}): ${
+                e.description ?? String(e.cause)
+              }`
+            }),
+            replayable: false
+          }
+        }
+        const code = errorCode(e.cause)
+        const notSent = code !== undefined && notSentCodes.has(code)
+        const description = [code, e.description ?? (e.cause instanceof Error ? e.cause.message : undefined)]
+          .filter((s) => s !== undefined).join(" ") || "connection failed"
+        return { error: transportError(ctx, description, notSent), replayable: notSent || spec.idempotent }
+      }
+      const bodyFailure = (e: HttpClientError.ResponseError): Failure => ({
+        error: transportError(
+          ctx,
+          `reading the response body failed: ${e.cause instanceof Error ? e.cause.message : e.reason}`,
+          false
+        ),
+        replayable: spec.idempotent
+      })
+
+      type Sent = readonly [readonly [HttpClientResponse.HttpClientResponse, string], Redacted.Redacted<string> | undefined]
+      const send: Effect.Effect<Sent, Failure> = credentials._tag === "Dynamic"
+        ? Effect.flatMap(
+          Effect.mapError(credentials.source.get, (error): Failure => ({ error, replayable: false })),
+          (token) =>
+            Effect.map(
+              exchange(
+                HttpClientRequest.setHeader(request, "authorization", Credentials.authorization(credentials.scheme, token))
+              ),
+              (r): Sent => [r, token]
+            )
+        )
+        : Effect.map(exchange(request), (r): Sent => [r, undefined])
+
+      return Effect.flatMap(send, ([[response, text], token]) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A, Failure> => {
+          const status = response.status
+          if (status >= 200 && status < 300) {
+            if (spec.response === undefined) return Effect.succeed(undefined as A)
+            const json = parseJson(text)
+            if (Either.isLeft(json)) {
+              return Effect.fail({
+                error: decodeError(ctx, status, text, "(body)", `not JSON: ${json.left}`),
+                replayable: false
+              })
+            }
+            const decoded = spec.response(json.right)
+            if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
+            const { issue, path } = issuePath(decoded.left)
+            return Effect.fail({ error: decodeError(ctx, status, text, path, issue), replayable: false })
+          }
+          const retryAfter = Policy.parseRetryAfter(response.headers["retry-after"], now)
+          const error = statusError(ctx, status, response.headers, text, retryAfter, authHint)
+          return Effect.fail({
+            error,
+            replayable: spec.idempotent && Policy.isRetryableStatus(policy, status),
+            retryAfter,
+            rejectedToken: status === 401 ? token : undefined
+          })
+        })
+      ).pipe(
+        Effect.timeoutFail({
+          duration: policy.attemptTimeout,
+          onTimeout: (): Failure => ({
+            error: new ApiError.Timeout({
+              ...ctx,
+              kind: "attempt",
+              after: policy.attemptTimeout,
+              message: `${ctx.api} ${ctx.operation}: no response within ${
+                Duration.format(policy.attemptTimeout)
+              } (${where(ctx)}). Raise Policy attemptTimeout if the server is slow.`
+            }),
+            replayable: spec.idempotent
+          })
+        })
+      )
+    }
+
+    const withRetries = <A>(
+      request: HttpClientRequest.HttpClientRequest,
+      spec: Request<A>,
+      ctx: Context,
+      policy: Policy.Policy
+    ): Effect.Effect<A, ApiError.ApiError> =>
+      Effect.flatMap(Clock.currentTimeMillis, (start) => {
+        const deadlineMillis = start + Duration.toMillis(policy.deadline)
+        const loop = (retry: number, tokenRefreshed: boolean): Effect.Effect<A, ApiError.ApiError> =>
+          Effect.zipRight(limiter.take(policy.rateLimit), attempt(request, spec, ctx, policy)).pipe(
+            Effect.catchAll((failure) => {
+              if (failure.rejectedToken !== undefined && credentials._tag === "Dynamic" && !tokenRefreshed) {
+                return Effect.zipRight(credentials.source.reject(failure.rejectedToken), loop(retry, true))
+              }
+              if (!failure.replayable || retry >= policy.maxRetries) return Effect.fail(failure.error)
+              if (failure.retryAfter !== undefined && Duration.greaterThan(failure.retryAfter, policy.retryAfterCap)) {
+                return Effect.fail(failure.error)
+              }
+              return Effect.flatMap(Random.next, (random) => {
+                const backoff = Policy.backoff(policy, retry, random)
+                const wait = failure.retryAfter === undefined ? backoff : Duration.max(failure.retryAfter, Duration.zero)
+                return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                  now + Duration.toMillis(wait) >= deadlineMillis
+                    ? Effect.fail(failure.error)
+                    : Effect.zipRight(Effect.sleep(wait), loop(retry + 1, tokenRefreshed)))
+              })
+            })
+          )
+        return loop(0, false)
+      }).pipe(
+        Effect.timeoutFail({
+          duration: policy.deadline,
+          onTimeout: () =>
+            new ApiError.Timeout({
+              ...ctx,
+              kind: "deadline",
+              after: policy.deadline,
+              message: `${ctx.api} ${ctx.operation}: gave up after ${Duration.format(policy.deadline)} (${
+                where(ctx)
+              }), the policy's deadline. Raise Policy deadline or check the server.`
+            })
+        })
+      )
+
+    const run = <A>(spec: Request<A>): Effect.Effect<A, ApiError.ApiError> =>
+      Effect.suspend(() => {
+        const rawUrl = Either.isRight(spec.path) ? base + spec.path.right : base
+        const urlParams = queryParams(spec.query)
+        const ctx: Context = {
+          api,
+          operation: spec.operation,
+          method: spec.method,
+          url: redactUrl(urlParams.length === 0 ? rawUrl : `${rawUrl}?${UrlParams.toString(urlParams)}`)
+        }
+        if (Either.isLeft(spec.path)) {
+          const bad = spec.path.left
+          return Effect.fail(
+            new ApiError.InvalidRequest({
+              ...ctx,
+              problems: [{ field: bad.field, message: bad.message }],
+              message: `${api} ${spec.operation}: ${bad.field} ${bad.message}; nothing was sent`
+            })
+          )
+        }
+        let request = HttpClientRequest.make(spec.method)(rawUrl, { headers: fixedHeaders, urlParams })
+        if (spec.body !== undefined) {
+          if (spec.body._tag === "Json") {
+            const encoded = spec.body.encode()
+            if (Either.isLeft(encoded)) {
+              const { issue, path } = issuePath(encoded.left)
+              return Effect.fail(
+                new ApiError.InvalidRequest({
+                  ...ctx,
+                  problems: [{ field: path, message: issue }],
+                  message: `${api} ${spec.operation}: invalid input at ${path}: ${issue}; nothing was sent`
+                })
+              )
+            }
+            request = HttpClientRequest.bodyText(request, JSON.stringify(encoded.right), "application/json")
+          } else {
+            const fields: Record<string, string> = {}
+            for (const [k, v] of Object.entries(spec.body.fields)) fields[k] = Redacted.isRedacted(v) ? Redacted.value(v) : v
+            request = HttpClientRequest.bodyUrlParams(request, UrlParams.fromInput(fields))
+          }
+        }
+        return Effect.flatMap(FiberRef.get(Policy.currentOverrides), (overrides) => {
+          const effect = withRetries(request, spec, ctx, Policy.resolve(options.policy, overrides))
+          return secretNames.length === 0 ? effect : Effect.locallyWith(effect, Headers.currentRedactedNames, redactExtra)
+        })
+      })
+
+    return {
+      api,
+      run,
+      runVoid: run
+    } satisfies ApiClient
+  })
+
+const queryParams = (query: Readonly<Record<string, QueryValue>> | undefined): UrlParams.UrlParams => {
+  if (query === undefined) return UrlParams.empty
+  const out: Array<[string, string]> = []
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) out.push([k, String(v)])
+  return out
+}
+
+/** The response of a call, for callers that need headers (e.g. `Location`). @internal */
+export type Response = HttpClientResponse.HttpClientResponse

@@ -1,0 +1,172 @@
+/**
+ * Retries, timeouts and rate limits as plain values.
+ *
+ * A policy is data: a default per API, overridable per layer (`policy`
+ * option) and per call ({@link withPolicy}). All time comes from `Clock`, so
+ * `TestClock` drives it in tests.
+ *
+ * Rules:
+ * - a failed attempt is retried at most `maxRetries` times, with exponential
+ *   backoff (`baseDelay · 2^n`, capped by `maxDelay`) and jitter;
+ * - a `Retry-After` answer (seconds or HTTP-date) is honoured when it is not
+ *   longer than `retryAfterCap`; a longer one fails at once with `RateLimited`
+ *   / `ServerError` carrying it, so the caller decides;
+ * - after the server answered, only operations declared idempotent are
+ *   retried (a `POST` that creates is never replayed); a request that is known
+ *   not to have left (connection refused, DNS) is retried for any operation;
+ * - each attempt has `attemptTimeout`, the whole call (retries and waits
+ *   included) has `deadline`; a wait that would pass the deadline is not taken.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { dual } from "effect/Function"
+import { globalValue } from "effect/GlobalValue"
+
+/**
+ * A client-side rate limit: at most `limit` requests per `interval`, spread
+ * evenly (token bucket with a burst of `limit`).
+ *
+ * @since 0.1.0
+ */
+export interface RateLimit {
+  readonly limit: number
+  readonly interval: Duration.Duration
+}
+
+/** @since 0.1.0 */
+export interface Policy {
+  /** Retries after the first attempt. Default 4. */
+  readonly maxRetries: number
+  /** First backoff delay. Default 200 ms. */
+  readonly baseDelay: Duration.Duration
+  /** Longest backoff delay. Default 10 s. */
+  readonly maxDelay: Duration.Duration
+  /** Share of each backoff delay that is random, 0 to 1. Default 0.5. */
+  readonly jitter: number
+  /** Longest `Retry-After` the client waits for. Default 60 s. */
+  readonly retryAfterCap: Duration.Duration
+  /** Time allowed for one attempt (request and body). Default 30 s. */
+  readonly attemptTimeout: Duration.Duration
+  /** Time allowed for the whole call, retries and waits included. Default 2 min. */
+  readonly deadline: Duration.Duration
+  /** Statuses that are retried (for idempotent operations). Default 408, 429, 500, 502, 503, 504. */
+  readonly retryStatuses: ReadonlyArray<number>
+  /** Client-side rate limit shared by every call of one layer. Default none. */
+  readonly rateLimit: RateLimit | undefined
+}
+
+/** What a caller may set: any subset, durations in any `DurationInput` form. @since 0.1.0 */
+export interface PolicyInput {
+  readonly maxRetries?: number
+  readonly baseDelay?: Duration.DurationInput
+  readonly maxDelay?: Duration.DurationInput
+  readonly jitter?: number
+  readonly retryAfterCap?: Duration.DurationInput
+  readonly attemptTimeout?: Duration.DurationInput
+  readonly deadline?: Duration.DurationInput
+  readonly retryStatuses?: ReadonlyArray<number>
+  readonly rateLimit?: { readonly limit: number; readonly interval: Duration.DurationInput } | undefined
+}
+
+/** The default policy. @since 0.1.0 */
+export const defaultPolicy: Policy = {
+  maxRetries: 4,
+  baseDelay: Duration.millis(200),
+  maxDelay: Duration.seconds(10),
+  jitter: 0.5,
+  retryAfterCap: Duration.seconds(60),
+  attemptTimeout: Duration.seconds(30),
+  deadline: Duration.minutes(2),
+  retryStatuses: [408, 429, 500, 502, 503, 504],
+  rateLimit: undefined
+}
+
+/** A policy that never retries (timeouts stay). @since 0.1.0 */
+export const noRetries: PolicyInput = { maxRetries: 0 }
+
+/**
+ * A policy: `base` (default {@link defaultPolicy}) with `input` laid over it.
+ * Out-of-range numbers are clamped (negative retries → 0, jitter into 0..1).
+ *
+ * @since 0.1.0
+ */
+export const make = (input: PolicyInput = {}, base: Policy = defaultPolicy): Policy => ({
+  maxRetries: input.maxRetries === undefined ? base.maxRetries : Math.max(0, Math.floor(input.maxRetries)),
+  baseDelay: input.baseDelay === undefined ? base.baseDelay : Duration.decode(input.baseDelay),
+  maxDelay: input.maxDelay === undefined ? base.maxDelay : Duration.decode(input.maxDelay),
+  jitter: input.jitter === undefined ? base.jitter : Math.min(1, Math.max(0, input.jitter)),
+  retryAfterCap: input.retryAfterCap === undefined ? base.retryAfterCap : Duration.decode(input.retryAfterCap),
+  attemptTimeout: input.attemptTimeout === undefined ? base.attemptTimeout : Duration.decode(input.attemptTimeout),
+  deadline: input.deadline === undefined ? base.deadline : Duration.decode(input.deadline),
+  retryStatuses: input.retryStatuses ?? base.retryStatuses,
+  rateLimit: "rateLimit" in input
+    ? input.rateLimit === undefined
+      ? undefined
+      : { limit: Math.max(1, input.rateLimit.limit), interval: Duration.decode(input.rateLimit.interval) }
+    : base.rateLimit
+})
+
+/** Per-call overrides, set by {@link withPolicy}. @internal */
+export const currentOverrides: FiberRef.FiberRef<PolicyInput | undefined> = globalValue(
+  "effect-sessions/Policy/currentOverrides",
+  () => FiberRef.unsafeMake<PolicyInput | undefined>(undefined)
+)
+
+/**
+ * Runs an effect with a policy override for every client call inside it
+ * (laid over the layer's policy; inner overrides win).
+ *
+ * ```ts
+ * deepset.create("ws", {}).pipe(Policy.withPolicy({ attemptTimeout: "5 seconds", maxRetries: 0 }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const withPolicy: {
+  (input: PolicyInput): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, input: PolicyInput): Effect.Effect<A, E, R>
+} = dual(
+  2,
+  <A, E, R>(self: Effect.Effect<A, E, R>, input: PolicyInput): Effect.Effect<A, E, R> =>
+    Effect.locallyWith(self, currentOverrides, (outer) => (outer === undefined ? input : { ...outer, ...input }))
+)
+
+/** The policy in force for a call: the layer's, with the fiber's overrides. @internal */
+export const resolve = (base: Policy, overrides: PolicyInput | undefined): Policy =>
+  overrides === undefined ? base : make(overrides, base)
+
+/**
+ * The backoff before retry number `retry` (0-based): `baseDelay · 2^retry`,
+ * capped by `maxDelay`, of which a `jitter` share is random (`random` in [0, 1)).
+ *
+ * @since 0.1.0
+ */
+export const backoff = (policy: Policy, retry: number, random: number): Duration.Duration => {
+  const full = Math.min(Duration.toMillis(policy.maxDelay), Duration.toMillis(policy.baseDelay) * 2 ** retry)
+  return Duration.millis(full * (1 - policy.jitter * random))
+}
+
+/**
+ * Parses a `Retry-After` header: delay-seconds or an HTTP-date (relative to
+ * `nowMillis`). Unparseable → undefined; a date in the past → zero.
+ *
+ * @since 0.1.0
+ */
+export const parseRetryAfter = (value: string | undefined, nowMillis: number): Duration.Duration | undefined => {
+  if (value === undefined) return undefined
+  const trimmed = value.trim()
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Duration.millis(Math.round(Number(trimmed) * 1000))
+  const at = Date.parse(trimmed)
+  if (Number.isNaN(at)) return undefined
+  return Duration.millis(Math.max(0, at - nowMillis))
+}
+
+/**
+ * Whether a status is worth retrying under the policy.
+ *
+ * @since 0.1.0
+ */
+export const isRetryableStatus = (policy: Policy, status: number): boolean => policy.retryStatuses.includes(status)

@@ -1,0 +1,284 @@
+/**
+ * deepset Cloud upload sessions: create a session, upload files to its
+ * presigned S3 config, close it to start ingestion, and follow the files.
+ *
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const deepset = yield* Deepset.UploadSessions
+ *   const session = yield* deepset.create("default", { write_mode: "OVERWRITE" })
+ *   // … POST files to session.aws_prefixed_request_config …
+ *   yield* deepset.close("default", session.session_id)
+ *   yield* deepset.streamFiles("default", session.session_id).pipe(Stream.runForEach(Console.log))
+ * })
+ * program.pipe(Effect.provide(Deepset.layerConfig()), Effect.provide(NodeHttpClient.layerUndici))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import * as ApiClient from "../core/ApiClient.js"
+import * as ApiError from "../core/ApiError.js"
+import * as Credentials from "../core/Credentials.js"
+import * as Paginate from "../core/Paginate.js"
+import * as Path from "../core/Path.js"
+import * as Policy from "../core/Policy.js"
+import * as Schemas from "./Schemas.js"
+
+/** The public deepset Cloud API. @since 0.1.0 */
+export const defaultBaseUrl = "https://api.cloud.deepset.ai"
+
+/** Items per page of the streams unless `pageSize` is given. @since 0.1.0 */
+export const defaultPageSize = 100
+/** Pages fetched ahead by the streams unless `prefetch` is given. @since 0.1.0 */
+export const defaultPrefetch = 4
+
+/** @since 0.1.0 */
+export interface Options {
+  /** The deepset Cloud API key (`Authorization: Bearer`). */
+  readonly apiKey: Redacted.Redacted<string>
+  /** Default {@link defaultBaseUrl}; a trailing `/api/v1` (as in the official SDK's `API_URL`) is accepted. */
+  readonly baseUrl?: string | undefined
+  /** Laid over {@link Policy.defaultPolicy}. */
+  readonly policy?: Policy.PolicyInput | undefined
+}
+
+/** Filters of the session listing. @since 0.1.0 */
+export interface ListFilter {
+  readonly is_expired?: boolean | undefined
+  /** Sessions after this session id. */
+  readonly after?: string | undefined
+  /** Sessions before this session id. */
+  readonly before?: string | undefined
+}
+
+/** Filters of the file listing. @since 0.1.0 */
+export interface FilesFilter {
+  /** Only files in this state (sent only when set). */
+  readonly ingestion_status?: Schemas.FileIngestionStatus | undefined
+  /** Files after this file_ingestion_id. */
+  readonly after?: string | undefined
+  /** Files before this file_ingestion_id. */
+  readonly before?: string | undefined
+}
+
+/** One page: `limit` (page size, server default 10) and `page_number` (from 1). @since 0.1.0 */
+export interface PageRequest {
+  readonly limit?: number | undefined
+  readonly page_number?: number | undefined
+}
+
+/** How a stream pages: `pageSize` (default 100) and `prefetch` pages ahead (default 4). @since 0.1.0 */
+export interface StreamOptions {
+  readonly pageSize?: number | undefined
+  readonly prefetch?: number | undefined
+}
+
+/** @since 0.1.0 */
+export interface Service {
+  /** Creates a session (201) with the presigned config to upload files to. Not retried once the server answered. */
+  readonly create: (
+    workspace: string,
+    options?: Schemas.CreateSession
+  ) => Effect.Effect<Schemas.UploadSession, ApiError.ApiError>
+  /** Closes a session (204), which starts ingestion. */
+  readonly close: (workspace: string, sessionId: string) => Effect.Effect<void, ApiError.ApiError>
+  /** Expiry and ingestion counts of one session. */
+  readonly getStatus: (workspace: string, sessionId: string) => Effect.Effect<Schemas.SessionDetail, ApiError.ApiError>
+  /** One page of the workspace's sessions. */
+  readonly list: (
+    workspace: string,
+    options?: ListFilter & PageRequest
+  ) => Effect.Effect<Schemas.PaginatedSession, ApiError.ApiError>
+  /** One page of a session's files. */
+  readonly getFiles: (
+    workspace: string,
+    sessionId: string,
+    options?: FilesFilter & PageRequest
+  ) => Effect.Effect<Schemas.PaginatedSessionFile, ApiError.ApiError>
+  /** Every session of the workspace, in order, with prefetch. */
+  readonly streamSessions: (
+    workspace: string,
+    options?: ListFilter & StreamOptions
+  ) => Stream.Stream<Schemas.Session, ApiError.ApiError>
+  /** Every file of a session, in order, with prefetch and flat memory. */
+  readonly streamFiles: (
+    workspace: string,
+    sessionId: string,
+    options?: FilesFilter & StreamOptions
+  ) => Stream.Stream<Schemas.SessionFile, ApiError.ApiError>
+}
+
+/** The upload-sessions client. @since 0.1.0 */
+export class UploadSessions extends Context.Tag("effect-sessions/Deepset/UploadSessions")<UploadSessions, Service>() {}
+
+const sessionsPath = Path.template("/api/v1/workspaces/{workspace_name}/upload_sessions")
+const sessionPath = Path.template("/api/v1/workspaces/{workspace_name}/upload_sessions/{session_id}")
+const filesPath = Path.template("/api/v1/workspaces/{workspace_name}/upload_sessions/{session_id}/files")
+
+const decodeUploadSession = ApiClient.decoder(Schemas.UploadSession)
+const decodeSessionDetail = ApiClient.decoder(Schemas.SessionDetail)
+const decodeSessionPage = ApiClient.decoder(Schemas.PaginatedSession)
+const decodeFilePage = ApiClient.decoder(Schemas.PaginatedSessionFile)
+const closeBody = ApiClient.jsonBody(Schemas.CloseSession, { status: "CLOSED" as const })
+
+/** Accepts the official SDK's `API_URL` form (`…/api/v1`). */
+const normalizeBaseUrl = (url: string): string => url.replace(/\/+$/, "").replace(/\/api\/v1$/, "")
+
+/**
+ * The client on the `HttpClient` in context.
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function*(options: Options) {
+  const client = yield* ApiClient.make({
+    api: "deepset",
+    baseUrl: normalizeBaseUrl(options.baseUrl ?? defaultBaseUrl),
+    credentials: Credentials.bearer(options.apiKey),
+    policy: Policy.make(options.policy),
+    authHint: "Check DEEPSET_CLOUD_API_KEY: it must be an API key of this deepset Cloud organisation."
+  })
+
+  const invalidStreamOption = (operation: string, field: string, value: number) =>
+    Stream.fail(
+      new ApiError.InvalidRequest({
+        api: "deepset",
+        operation,
+        method: "GET",
+        url: "(not sent)",
+        problems: [{ field, message: "must be a whole number ≥ 1" }],
+        message: `deepset ${operation}: ${field} must be a whole number ≥ 1 (got ${value}); nothing was sent`
+      })
+    )
+
+  const paged = <A>(
+    operation: string,
+    options: StreamOptions | undefined,
+    fetch: (page: number, limit: number) => Effect.Effect<Paginate.Page<A>, ApiError.ApiError>
+  ): Stream.Stream<A, ApiError.ApiError> => {
+    const pageSize = options?.pageSize ?? defaultPageSize
+    const prefetch = options?.prefetch ?? defaultPrefetch
+    if (!Number.isInteger(pageSize) || pageSize < 1) return invalidStreamOption(operation, "pageSize", pageSize)
+    if (!Number.isInteger(prefetch) || prefetch < 1) return invalidStreamOption(operation, "prefetch", prefetch)
+    return Paginate.stream((page) => fetch(page, pageSize), { pageSize, prefetch }).pipe(
+      Stream.withSpan(`Deepset.${operation}`)
+    )
+  }
+
+  const list = Effect.fn("Deepset.list")(function*(workspace: string, options?: ListFilter & PageRequest) {
+    return yield* client.run({
+      operation: "list",
+      method: "GET",
+      path: sessionsPath({ workspace_name: workspace }),
+      query: {
+        is_expired: options?.is_expired,
+        after: options?.after,
+        before: options?.before,
+        limit: options?.limit,
+        page_number: options?.page_number
+      },
+      idempotent: true,
+      response: decodeSessionPage
+    })
+  })
+
+  const getFiles = Effect.fn("Deepset.getFiles")(
+    function*(workspace: string, sessionId: string, options?: FilesFilter & PageRequest) {
+      return yield* client.run({
+        operation: "getFiles",
+        method: "GET",
+        path: filesPath({ workspace_name: workspace, session_id: sessionId }),
+        query: {
+          after: options?.after,
+          before: options?.before,
+          ingestion_status: options?.ingestion_status,
+          limit: options?.limit,
+          page_number: options?.page_number
+        },
+        idempotent: true,
+        response: decodeFilePage
+      })
+    }
+  )
+
+  return UploadSessions.of({
+    create: Effect.fn("Deepset.create")(function*(workspace: string, options?: Schemas.CreateSession) {
+      return yield* client.run({
+        operation: "create",
+        method: "POST",
+        path: sessionsPath({ workspace_name: workspace }),
+        body: ApiClient.jsonBody(Schemas.CreateSession, options ?? {}),
+        idempotent: false,
+        response: decodeUploadSession
+      })
+    }),
+    close: Effect.fn("Deepset.close")(function*(workspace: string, sessionId: string) {
+      return yield* client.run({
+        operation: "close",
+        method: "PUT",
+        path: sessionPath({ workspace_name: workspace, session_id: sessionId }),
+        body: closeBody,
+        idempotent: true,
+        response: undefined
+      })
+    }),
+    getStatus: Effect.fn("Deepset.getStatus")(function*(workspace: string, sessionId: string) {
+      return yield* client.run({
+        operation: "getStatus",
+        method: "GET",
+        path: sessionPath({ workspace_name: workspace, session_id: sessionId }),
+        idempotent: true,
+        response: decodeSessionDetail
+      })
+    }),
+    list,
+    getFiles,
+    streamSessions: (workspace, options) =>
+      paged("streamSessions", options, (page_number, limit) => list(workspace, { ...options, page_number, limit })),
+    streamFiles: (workspace, sessionId, options) =>
+      paged(
+        "streamFiles",
+        options,
+        (page_number, limit) => getFiles(workspace, sessionId, { ...options, page_number, limit })
+      )
+  })
+})
+
+/**
+ * The client as a layer; it needs only an `HttpClient`
+ * (`NodeHttpClient.layerUndici`, `FetchHttpClient.layer`, or an emulator's).
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<UploadSessions, never, HttpClient.HttpClient> =>
+  Layer.effect(UploadSessions, make(options))
+
+/**
+ * The client configured from the environment: `DEEPSET_CLOUD_API_KEY` (or
+ * `API_KEY`) and `DEEPSET_CLOUD_API_URL` (or `API_URL`, default
+ * {@link defaultBaseUrl}), as deepset's own SDK reads them.
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  options: { readonly policy?: Policy.PolicyInput | undefined } = {}
+): Layer.Layer<UploadSessions, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(
+    UploadSessions,
+    Effect.flatMap(
+      Config.all({
+        apiKey: Config.redacted("DEEPSET_CLOUD_API_KEY").pipe(Config.orElse(() => Config.redacted("API_KEY"))),
+        baseUrl: Config.string("DEEPSET_CLOUD_API_URL").pipe(
+          Config.orElse(() => Config.string("API_URL")),
+          Config.withDefault(defaultBaseUrl)
+        )
+      }),
+      (config) => make({ ...config, policy: options.policy })
+    )
+  )

@@ -1,0 +1,7 @@
+/**
+ * deepset Cloud upload sessions.
+ *
+ * @since 0.1.0
+ */
+export * from "./UploadSessions.js"
+export * as Schemas from "./Schemas.js"
