@@ -1,0 +1,132 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Random from "effect/Random"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import * as Paginate from "../../src/core/Paginate.js"
+
+/** A listing of `total` numbered items, pageSize per page, with an optional per-page latency. */
+const listing = (total: number, pageSize: number, latency?: (page: number) => Effect.Effect<void>) => {
+  const calls: Array<number> = []
+  let inFlight = 0
+  let maxInFlight = 0
+  const fetch = (page: number) =>
+    Effect.gen(function*() {
+      calls.push(page)
+      inFlight++
+      maxInFlight = Math.max(maxInFlight, inFlight)
+      yield* Effect.ensuring(latency ? latency(page) : Effect.void, Effect.sync(() => inFlight--))
+      const start = (page - 1) * pageSize
+      const data = Array.from({ length: Math.max(0, Math.min(pageSize, total - start)) }, (_, i) => start + i)
+      return { data, has_more: start + pageSize < total, total }
+    })
+  return { fetch, calls, stats: () => ({ inFlight, maxInFlight }) }
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+describe("Paginate.stream", () => {
+  it.effect("emits every item of many pages in order", () =>
+    Effect.gen(function*() {
+      const l = listing(10_007, 100)
+      const items = yield* Stream.runCollect(Paginate.stream(l.fetch, { pageSize: 100, prefetch: 4 }))
+      expect(Chunk.toReadonlyArray(items)).toEqual(range(10_007))
+      expect(l.calls.length).toBe(101)
+      expect(l.stats().maxInFlight).toBeLessThanOrEqual(4)
+    }))
+
+  it.effect("keeps order with random per-page latency and prefetch > 1, fetching concurrently", () =>
+    Effect.gen(function*() {
+      const l = listing(5_000, 50, () => Effect.flatMap(Random.nextIntBetween(1, 50), (ms) => Effect.sleep(`${ms} millis`)))
+      const fiber = yield* Effect.fork(Stream.runCollect(Paginate.stream(l.fetch, { pageSize: 50, prefetch: 8 })))
+      for (let i = 0; i < 2_000 && (yield* Fiber.poll(fiber))._tag === "None"; i++) yield* TestClock.adjust("5 millis")
+      const items = yield* Fiber.join(fiber)
+      expect(Chunk.toReadonlyArray(items)).toEqual(range(5_000))
+      expect(l.stats().maxInFlight).toBeGreaterThan(1)
+      expect(l.stats().maxInFlight).toBeLessThanOrEqual(8)
+    }))
+
+  it.effect("a single page and an empty listing", () =>
+    Effect.gen(function*() {
+      expect(Chunk.toReadonlyArray(yield* Stream.runCollect(Paginate.stream(listing(7, 10).fetch, { pageSize: 10, prefetch: 4 })))).toEqual(range(7))
+      const empty = listing(0, 10)
+      expect(Chunk.size(yield* Stream.runCollect(Paginate.stream(empty.fetch, { pageSize: 10, prefetch: 4 })))).toBe(0)
+      expect(empty.calls).toEqual([1])
+    }))
+
+  it.effect("does not request pages past the end given by total", () =>
+    Effect.gen(function*() {
+      const l = listing(1_000, 100)
+      yield* Stream.runDrain(Paginate.stream(l.fetch, { pageSize: 100, prefetch: 8 }))
+      expect([...l.calls].sort((a, b) => a - b)).toEqual(range(10).map((i) => i + 1))
+    }))
+
+  it.effect("follows a listing that grew beyond the total of page 1", () =>
+    Effect.gen(function*() {
+      let total = 250
+      const fetch = (page: number) =>
+        Effect.sync(() => {
+          const start = (page - 1) * 100
+          const result = { data: range(Math.max(0, Math.min(100, total - start))).map((i) => start + i), has_more: start + 100 < total, total }
+          total = 420 // grows after page 1
+          return result
+        })
+      const items = yield* Stream.runCollect(Paginate.stream(fetch, { pageSize: 100, prefetch: 2 }))
+      expect(Chunk.toReadonlyArray(items)).toEqual(range(420))
+    }))
+
+  it.effect("stops on an empty page that claims has_more", () =>
+    Effect.gen(function*() {
+      const calls: Array<number> = []
+      const fetch = (page: number) =>
+        Effect.sync(() => {
+          calls.push(page)
+          return { data: page === 1 ? [1] : [], has_more: true, total: 1 }
+        })
+      const items = yield* Stream.runCollect(Paginate.stream(fetch, { pageSize: 1, prefetch: 2 }))
+      expect(Chunk.toReadonlyArray(items)).toEqual([1])
+      expect(calls).toEqual([1, 2])
+    }))
+
+  it.effect("a failing page fails the stream after the items before it, never skipping it", () =>
+    Effect.gen(function*() {
+      const l = listing(1_000, 100)
+      const fetch = (page: number) => (page === 5 ? Effect.fail("page 5 broke" as const) : l.fetch(page))
+      const seen: Array<number> = []
+      const result = yield* Stream.runForEach(Paginate.stream(fetch, { pageSize: 100, prefetch: 4 }), (n) =>
+        Effect.sync(() => void seen.push(n))).pipe(Effect.flip)
+      expect(result).toBe("page 5 broke")
+      expect(seen).toEqual(range(400))
+    }))
+
+  it.effect("interrupting the consumer interrupts every request in flight", () =>
+    Effect.gen(function*() {
+      const allStarted = yield* Deferred.make<void>()
+      let started = 0
+      let interrupted = 0
+      const fetch = (page: number) =>
+        page === 1
+          ? Effect.succeed({ data: [0], has_more: true, total: 100 })
+          : Effect.suspend(() => (++started === 4 ? Deferred.succeed(allStarted, void 0) : Effect.void)).pipe(
+            Effect.zipRight(Effect.never),
+            Effect.onInterrupt(() => Effect.sync(() => void interrupted++))
+          )
+      const fiber = yield* Effect.fork(Stream.runDrain(Paginate.stream(fetch, { pageSize: 1, prefetch: 4 })))
+      yield* Deferred.await(allStarted)
+      yield* Fiber.interrupt(fiber)
+      expect(started).toBe(4) // prefetch bounds the requests in flight
+      expect(interrupted).toBe(4)
+    }))
+
+  it.effect("taking a prefix stops fetching", () =>
+    Effect.gen(function*() {
+      const l = listing(1_000_000, 100)
+      const items = yield* Stream.runCollect(Stream.take(Paginate.stream(l.fetch, { pageSize: 100, prefetch: 4 }), 250))
+      expect(Chunk.size(items)).toBe(250)
+      expect(l.calls.length).toBeLessThan(12)
+      expect(l.stats().inFlight).toBe(0)
+    }))
+})
