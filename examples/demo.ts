@@ -12,7 +12,7 @@
  * Options (environment): `DEMO_FILES` (default 200000), `DEMO_PAGE_SIZE`
  * (default 1000), `DEMO_PREFETCH` (default 4).
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { UndiciHttpClient } from "../src/node/index.js"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Console from "effect/Console"
@@ -101,7 +101,7 @@ const job: Effect.Effect<void, unknown, HttpClient.HttpClient> = process.env.DEE
   : Effect.scoped(onEmulator)
 
 const main = job.pipe(
-  Effect.provide(NodeHttpClient.layerUndici),
+  Effect.provide(UndiciHttpClient.layer),
   Effect.tapErrorCause(Effect.logError)
 )
 

@@ -10,6 +10,7 @@ import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type * as HttpMethod from "@effect/platform/HttpMethod"
 import * as UrlParams from "@effect/platform/UrlParams"
@@ -27,6 +28,7 @@ import * as Credentials from "./Credentials.js"
 import type * as Path from "./Path.js"
 import * as Policy from "./Policy.js"
 import * as RateLimiter from "./RateLimiter.js"
+import * as Transport from "./Transport.js"
 import { userAgent } from "./Version.js"
 
 /** How a client reaches its API. @since 0.1.0 */
@@ -122,6 +124,9 @@ const secretQuery = /token|key|secret|password|signature|credential|auth/i
  * @since 0.1.0
  */
 export const redactUrl = (url: string): string => {
+  const query = url.indexOf("?")
+  const hasUserInfo = url.lastIndexOf("@", query === -1 ? url.length : query) > url.indexOf("//")
+  if (!hasUserInfo && (query === -1 || !secretQuery.test(url.slice(query)))) return url
   try {
     const parsed = new URL(url)
     parsed.username = ""
@@ -202,9 +207,9 @@ const readErrorBody = (text: string): ServerSays => {
 
 const requestIdHeaders = ["x-request-id", "request-id", "x-amzn-requestid", "x-correlation-id"]
 
-const headerRequestId = (headers: Headers.Headers): string | undefined => {
+const headerRequestId = (headers: Transport.Exchange["headers"]): string | undefined => {
   for (const name of requestIdHeaders) {
-    const v = headers[name]
+    const v = Transport.header(headers, name)
     if (v !== undefined) return v
   }
   return undefined
@@ -217,7 +222,7 @@ const where = (ctx: Context, status?: number): string =>
 const statusError = (
   ctx: Context,
   status: number,
-  headers: Headers.Headers,
+  headers: Transport.Exchange["headers"],
   text: string,
   retryAfter: Duration.Duration | undefined,
   authHint: string | undefined
@@ -304,6 +309,16 @@ const issuePath = (error: ParseResult.ParseError): { path: string; issue: string
   return { path: path === "" ? "(root)" : path, issue: first.message }
 }
 
+const deadlineError = (ctx: Context, policy: Policy.Policy) =>
+  new ApiError.Timeout({
+    ...ctx,
+    kind: "deadline",
+    after: policy.deadline,
+    message: `${ctx.api} ${ctx.operation}: gave up after ${Duration.format(policy.deadline)} (${
+      where(ctx)
+    }), the policy's deadline. Raise Policy deadline or check the server.`
+  })
+
 const transportError = (ctx: Context, description: string, notSent: boolean) =>
   new ApiError.Transport({
     ...ctx,
@@ -313,6 +328,19 @@ const transportError = (ctx: Context, description: string, notSent: boolean) =>
     }): ${description}. Check the base URL and the network.`
   })
 
+const liveClockConstructor = Clock.make().constructor
+
+const encodeQuery = (query: Readonly<Record<string, QueryValue>> | undefined): string => {
+  if (query === undefined) return ""
+  let out = ""
+  for (const key in query) {
+    const v = query[key]
+    if (v === undefined) continue
+    out += `${out === "" ? "?" : "&"}${encodeURIComponent(key)}=${encodeURIComponent(String(v))}`
+  }
+  return out
+}
+
 /**
  * A client for one API on the `HttpClient` in context.
  *
@@ -321,9 +349,13 @@ const transportError = (ctx: Context, description: string, notSent: boolean) =>
 export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const http = yield* HttpClient.HttpClient
+    const fast = Transport.fastPathOf(http)
     const limiter = yield* RateLimiter.make
-    const base = normalizeBase(options.baseUrl)
     const { api, credentials, authHint } = options
+    const base = new URL(normalizeBase(options.baseUrl))
+    const origin = base.origin
+    /** The base path (`/user/alice`); a query the base URL carries is kept on every URL. */
+    const basePath = base.pathname.replace(/\/+$/, "")
 
     const fixedHeaders: Record<string, string> = { accept: "application/json", "user-agent": userAgent }
     const extraSecrets: Array<string> = []
@@ -336,168 +368,226 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
       fixedHeaders.authorization = Credentials.authorization(credentials.scheme, credentials.token)
     }
     const secretNames = [...Credentials.secretHeaderNames(credentials), ...extraSecrets]
-    const redactExtra = (names: ReadonlyArray<string | RegExp>) => {
+    /** Registers this client's secret header names as redacted, only where the defaults lack them. */
+    const redactSecrets = (names: ReadonlyArray<string | RegExp>) => {
       const missing = secretNames.filter((n) => !names.includes(n))
       return missing.length === 0 ? names : [...names, ...missing]
     }
+    const redactedAtStart = yield* FiberRef.get(Headers.currentRedactedNames)
+    const needsRedaction = redactSecrets(redactedAtStart) !== redactedAtStart
 
-    /** One attempt: send, read, classify. */
-    const attempt = <A>(
-      request: HttpClientRequest.HttpClientRequest,
-      spec: Request<A>,
-      ctx: Context,
-      policy: Policy.Policy
-    ): Effect.Effect<A, Failure> => {
-      const exchange = (req: HttpClientRequest.HttpClientRequest) =>
-        Effect.flatMap(
-          Effect.mapError(http.execute(req), (e) => requestFailure(e)),
-          (response) =>
-            Effect.map(
-              Effect.mapError(response.text, (e) => bodyFailure(e)),
-              (text) => [response, text] as const
-            )
-        )
-
-      const requestFailure = (e: HttpClientError.HttpClientError): Failure => {
-        if (e._tag === "RequestError" && e.reason !== "Transport") {
-          return {
-            error: new ApiError.InvalidRequest({
-              ...ctx,
-              problems: [],
-              message: `${ctx.api} ${ctx.operation}: the request could not be built (${e.reason}): ${
-                e.description ?? String(e.cause)
-              }`
-            }),
-            replayable: false
-          }
+    const requestFailure = (ctx: Context, idempotent: boolean, e: HttpClientError.HttpClientError): Failure => {
+      if (e._tag === "RequestError" && e.reason !== "Transport") {
+        return {
+          error: new ApiError.InvalidRequest({
+            ...ctx,
+            problems: [],
+            message: `${ctx.api} ${ctx.operation}: the request could not be built (${e.reason}): ${
+              e.description ?? String(e.cause)
+            }`
+          }),
+          replayable: false
         }
-        const code = errorCode(e.cause)
-        const notSent = code !== undefined && notSentCodes.has(code)
-        const description = [code, e.description ?? (e.cause instanceof Error ? e.cause.message : undefined)]
-          .filter((s) => s !== undefined).join(" ") || "connection failed"
-        return { error: transportError(ctx, description, notSent), replayable: notSent || spec.idempotent }
       }
-      const bodyFailure = (e: HttpClientError.ResponseError): Failure => ({
-        error: transportError(
-          ctx,
-          `reading the response body failed: ${e.cause instanceof Error ? e.cause.message : e.reason}`,
-          false
-        ),
-        replayable: spec.idempotent
+      return e._tag === "ResponseError"
+        ? bodyFailure(ctx, idempotent, e.cause ?? e.reason)
+        : connectionFailure(ctx, idempotent, e.cause, e.description)
+    }
+    const connectionFailure = (ctx: Context, idempotent: boolean, cause: unknown, description?: string): Failure => {
+      const code = errorCode(cause)
+      const notSent = code !== undefined && notSentCodes.has(code)
+      const text = [code, description ?? (cause instanceof Error ? cause.message : undefined)]
+        .filter((s) => s !== undefined).join(" ") || "connection failed"
+      return { error: transportError(ctx, text, notSent), replayable: notSent || idempotent }
+    }
+    const bodyFailure = (ctx: Context, idempotent: boolean, cause: unknown): Failure => ({
+      error: transportError(
+        ctx,
+        `reading the response body failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+        false
+      ),
+      replayable: idempotent
+    })
+    const timeoutFailure = (ctx: Context, policy: Policy.Policy, idempotent: boolean, byDeadline: boolean): Failure =>
+      byDeadline ? { error: deadlineError(ctx, policy), replayable: false } : {
+        error: new ApiError.Timeout({
+          ...ctx,
+          kind: "attempt",
+          after: policy.attemptTimeout,
+          message: `${ctx.api} ${ctx.operation}: no response within ${
+            Duration.format(policy.attemptTimeout)
+          } (${where(ctx)}). Raise Policy attemptTimeout if the server is slow.`
+        }),
+        replayable: idempotent
+      }
+
+    /** The generic path: any `HttpClient`, the attempt bounded by a `Clock` timer. */
+    const genericExchange = (
+      out: Transport.Outgoing,
+      ctx: Context,
+      policy: Policy.Policy,
+      idempotent: boolean,
+      budget: number,
+      byDeadline: boolean
+    ): Effect.Effect<Transport.Exchange, Failure> => {
+      let request = HttpClientRequest.make(out.method as HttpMethod.HttpMethod)(out.origin + out.path, {
+        headers: out.headers
       })
-
-      type Sent = readonly [readonly [HttpClientResponse.HttpClientResponse, string], Redacted.Redacted<string> | undefined]
-      const send: Effect.Effect<Sent, Failure> = credentials._tag === "Dynamic"
-        ? Effect.flatMap(
-          Effect.mapError(credentials.source.get, (error): Failure => ({ error, replayable: false })),
-          (token) =>
-            Effect.map(
-              exchange(
-                HttpClientRequest.setHeader(request, "authorization", Credentials.authorization(credentials.scheme, token))
-              ),
-              (r): Sent => [r, token]
-            )
-        )
-        : Effect.map(exchange(request), (r): Sent => [r, undefined])
-
-      return Effect.flatMap(send, ([[response, text], token]) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A, Failure> => {
-          const status = response.status
-          if (status >= 200 && status < 300) {
-            if (spec.response === undefined) return Effect.succeed(undefined as A)
-            const json = parseJson(text)
-            if (Either.isLeft(json)) {
-              return Effect.fail({
-                error: decodeError(ctx, status, text, "(body)", `not JSON: ${json.left}`),
-                replayable: false
-              })
-            }
-            const decoded = spec.response(json.right)
-            if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
-            const { issue, path } = issuePath(decoded.left)
-            return Effect.fail({ error: decodeError(ctx, status, text, path, issue), replayable: false })
-          }
-          const retryAfter = Policy.parseRetryAfter(response.headers["retry-after"], now)
-          const error = statusError(ctx, status, response.headers, text, retryAfter, authHint)
-          return Effect.fail({
-            error,
-            replayable: spec.idempotent && Policy.isRetryableStatus(policy, status),
-            retryAfter,
-            rejectedToken: status === 401 ? token : undefined
-          })
-        })
+      if (out.body !== undefined) request = HttpClientRequest.bodyText(request, out.body, out.headers["content-type"])
+      return Effect.mapError(
+        Effect.flatMap(http.execute(request), (response) =>
+          Effect.map(response.text, (text): Transport.Exchange => ({ status: response.status, headers: response.headers, text }))),
+        (e) => requestFailure(ctx, idempotent, e)
       ).pipe(
         Effect.timeoutFail({
-          duration: policy.attemptTimeout,
-          onTimeout: (): Failure => ({
-            error: new ApiError.Timeout({
-              ...ctx,
-              kind: "attempt",
-              after: policy.attemptTimeout,
-              message: `${ctx.api} ${ctx.operation}: no response within ${
-                Duration.format(policy.attemptTimeout)
-              } (${where(ctx)}). Raise Policy attemptTimeout if the server is slow.`
-            }),
-            replayable: spec.idempotent
-          })
+          duration: Duration.millis(Math.max(0, budget)),
+          onTimeout: () => timeoutFailure(ctx, policy, idempotent, byDeadline)
         })
       )
     }
 
+    /** The fast path of effect-sessions' own transport: its timer, its span. */
+    const fastExchange = (
+      fastPath: Transport.FastPath,
+      out: Transport.Outgoing,
+      ctx: Context,
+      policy: Policy.Policy,
+      idempotent: boolean,
+      budget: number,
+      byDeadline: boolean
+    ): Effect.Effect<Transport.Exchange, Failure> =>
+      Effect.withFiberRuntime((fiber) => {
+        const send = (o: Transport.Outgoing) =>
+          Effect.mapError(fastPath.exchange(o, Math.max(0, budget)), (f): Failure =>
+            f._tag === "Timeout"
+              ? timeoutFailure(ctx, policy, idempotent, byDeadline)
+              : f._tag === "Body"
+              ? bodyFailure(ctx, idempotent, f.cause)
+              : connectionFailure(ctx, idempotent, f.cause))
+        if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return send(out)
+        return Effect.useSpan(`http.client ${out.method}`, { kind: "client", captureStackTrace: false }, (span) => {
+          span.attribute("http.request.method", out.method)
+          span.attribute("url.full", ctx.url)
+          const propagate = fiber.getFiberRef(HttpClient.currentTracerPropagation)
+          return Effect.tap(
+            send(propagate ? { ...out, headers: { ...out.headers, ...HttpTraceContext.toHeaders(span) } } : out),
+            (answer) => span.attribute("http.response.status_code", answer.status)
+          )
+        })
+      })
+
+    /** Turns an answer into the value or a failure the policy can judge. */
+    const classify = <A>(
+      answer: Transport.Exchange,
+      spec: Request<A>,
+      ctx: Context,
+      policy: Policy.Policy,
+      token: Redacted.Redacted<string> | undefined
+    ): Effect.Effect<A, Failure> => {
+      const { status, text } = answer
+      if (status >= 200 && status < 300) {
+        if (spec.response === undefined) return Effect.succeed(undefined as A)
+        const json = parseJson(text)
+        if (Either.isLeft(json)) {
+          return Effect.fail({ error: decodeError(ctx, status, text, "(body)", `not JSON: ${json.left}`), replayable: false })
+        }
+        const decoded = spec.response(json.right)
+        if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
+        const { issue, path } = issuePath(decoded.left)
+        return Effect.fail({ error: decodeError(ctx, status, text, path, issue), replayable: false })
+      }
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const retryAfter = Policy.parseRetryAfter(Transport.header(answer.headers, "retry-after"), now)
+        return Effect.fail({
+          error: statusError(ctx, status, answer.headers, text, retryAfter, authHint),
+          replayable: spec.idempotent && Policy.isRetryableStatus(policy, status),
+          retryAfter,
+          rejectedToken: status === 401 ? token : undefined
+        })
+      })
+    }
+
+    /** One attempt, bounded by `budget` (the attempt timeout, or what is left of the deadline). */
+    const attempt = <A>(
+      out: Transport.Outgoing,
+      spec: Request<A>,
+      ctx: Context,
+      policy: Policy.Policy,
+      budget: number,
+      byDeadline: boolean
+    ): Effect.Effect<A, Failure> =>
+      Effect.clockWith((clock) => {
+        const send = (o: Transport.Outgoing) =>
+          fast !== undefined && clock.constructor === liveClockConstructor
+            ? fastExchange(fast, o, ctx, policy, spec.idempotent, budget, byDeadline)
+            : genericExchange(o, ctx, policy, spec.idempotent, budget, byDeadline)
+        const sent: Effect.Effect<A, Failure> = credentials._tag === "Dynamic"
+          ? Effect.flatMap(
+            Effect.mapError(credentials.source.get, (error): Failure => ({ error, replayable: false })),
+            (token) =>
+              Effect.flatMap(
+                send({
+                  ...out,
+                  headers: { ...out.headers, authorization: Credentials.authorization(credentials.scheme, token) }
+                }),
+                (answer) => classify(answer, spec, ctx, policy, token)
+              )
+          )
+          : Effect.flatMap(send(out), (answer) => classify(answer, spec, ctx, policy, undefined))
+        return policy.rateLimit === undefined ? sent : Effect.zipRight(limiter.take(policy.rateLimit), sent)
+      })
+
+    /**
+     * The policy around attempts: each attempt gets the attempt timeout or
+     * what is left of the deadline (one timer per attempt); waits that would
+     * pass the deadline are not taken.
+     */
     const withRetries = <A>(
-      request: HttpClientRequest.HttpClientRequest,
+      out: Transport.Outgoing,
       spec: Request<A>,
       ctx: Context,
       policy: Policy.Policy
     ): Effect.Effect<A, ApiError.ApiError> =>
       Effect.flatMap(Clock.currentTimeMillis, (start) => {
-        const deadlineMillis = start + Duration.toMillis(policy.deadline)
-        const loop = (retry: number, tokenRefreshed: boolean): Effect.Effect<A, ApiError.ApiError> =>
-          Effect.zipRight(limiter.take(policy.rateLimit), attempt(request, spec, ctx, policy)).pipe(
-            Effect.catchAll((failure) => {
+        const deadlineAt = start + Duration.toMillis(policy.deadline)
+        const attemptMillis = Duration.toMillis(policy.attemptTimeout)
+        const loop = (retry: number, tokenRefreshed: boolean, now: number): Effect.Effect<A, ApiError.ApiError> => {
+          const remaining = deadlineAt - now
+          return Effect.catchAll(
+            attempt(out, spec, ctx, policy, Math.min(attemptMillis, remaining), remaining <= attemptMillis),
+            (failure) => {
               if (failure.rejectedToken !== undefined && credentials._tag === "Dynamic" && !tokenRefreshed) {
-                return Effect.zipRight(credentials.source.reject(failure.rejectedToken), loop(retry, true))
+                return Effect.zipRight(
+                  credentials.source.reject(failure.rejectedToken),
+                  Effect.flatMap(Clock.currentTimeMillis, (t) => loop(retry, true, t))
+                )
               }
               if (!failure.replayable || retry >= policy.maxRetries) return Effect.fail(failure.error)
               if (failure.retryAfter !== undefined && Duration.greaterThan(failure.retryAfter, policy.retryAfterCap)) {
                 return Effect.fail(failure.error)
               }
               return Effect.flatMap(Random.next, (random) => {
-                const backoff = Policy.backoff(policy, retry, random)
-                const wait = failure.retryAfter === undefined ? backoff : Duration.max(failure.retryAfter, Duration.zero)
-                return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-                  now + Duration.toMillis(wait) >= deadlineMillis
+                const wait = failure.retryAfter ?? Policy.backoff(policy, retry, random)
+                return Effect.flatMap(Clock.currentTimeMillis, (t) =>
+                  t + Duration.toMillis(wait) >= deadlineAt
                     ? Effect.fail(failure.error)
-                    : Effect.zipRight(Effect.sleep(wait), loop(retry + 1, tokenRefreshed)))
+                    : Effect.zipRight(
+                      Effect.sleep(wait),
+                      Effect.flatMap(Clock.currentTimeMillis, (after) => loop(retry + 1, tokenRefreshed, after))
+                    ))
               })
-            })
+            }
           )
-        return loop(0, false)
-      }).pipe(
-        Effect.timeoutFail({
-          duration: policy.deadline,
-          onTimeout: () =>
-            new ApiError.Timeout({
-              ...ctx,
-              kind: "deadline",
-              after: policy.deadline,
-              message: `${ctx.api} ${ctx.operation}: gave up after ${Duration.format(policy.deadline)} (${
-                where(ctx)
-              }), the policy's deadline. Raise Policy deadline or check the server.`
-            })
-        })
-      )
+        }
+        return loop(0, false, start)
+      })
 
     const run = <A>(spec: Request<A>): Effect.Effect<A, ApiError.ApiError> =>
       Effect.suspend(() => {
-        const rawUrl = Either.isRight(spec.path) ? base + spec.path.right : base
-        const urlParams = queryParams(spec.query)
-        const ctx: Context = {
-          api,
-          operation: spec.operation,
-          method: spec.method,
-          url: redactUrl(urlParams.length === 0 ? rawUrl : `${rawUrl}?${UrlParams.toString(urlParams)}`)
-        }
+        const query = encodeQuery(spec.query)
+        const path = basePath + (Either.isRight(spec.path) ? spec.path.right : "") +
+          (base.search === "" ? query : query === "" ? base.search : `${query}&${base.search.slice(1)}`)
+        const ctx = contextOf(api, spec.operation, spec.method, origin + path)
         if (Either.isLeft(spec.path)) {
           const bad = spec.path.left
           return Effect.fail(
@@ -508,7 +598,8 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
             })
           )
         }
-        let request = HttpClientRequest.make(spec.method)(rawUrl, { headers: fixedHeaders, urlParams })
+        let headers = fixedHeaders
+        let body: string | undefined
         if (spec.body !== undefined) {
           if (spec.body._tag === "Json") {
             const encoded = spec.body.encode()
@@ -522,16 +613,19 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
                 })
               )
             }
-            request = HttpClientRequest.bodyText(request, JSON.stringify(encoded.right), "application/json")
+            body = JSON.stringify(encoded.right)
+            headers = { ...fixedHeaders, "content-type": "application/json" }
           } else {
             const fields: Record<string, string> = {}
             for (const [k, v] of Object.entries(spec.body.fields)) fields[k] = Redacted.isRedacted(v) ? Redacted.value(v) : v
-            request = HttpClientRequest.bodyUrlParams(request, UrlParams.fromInput(fields))
+            body = new URLSearchParams(fields).toString()
+            headers = { ...fixedHeaders, "content-type": "application/x-www-form-urlencoded" }
           }
         }
+        const out: Transport.Outgoing = { method: spec.method, origin, path, headers, body }
         return Effect.flatMap(FiberRef.get(Policy.currentOverrides), (overrides) => {
-          const effect = withRetries(request, spec, ctx, Policy.resolve(options.policy, overrides))
-          return secretNames.length === 0 ? effect : Effect.locallyWith(effect, Headers.currentRedactedNames, redactExtra)
+          const effect = withRetries(out, spec, ctx, Policy.resolve(options.policy, overrides))
+          return needsRedaction ? Effect.locallyWith(effect, Headers.currentRedactedNames, redactSecrets) : effect
         })
       })
 
@@ -542,12 +636,19 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
     } satisfies ApiClient
   })
 
-const queryParams = (query: Readonly<Record<string, QueryValue>> | undefined): UrlParams.UrlParams => {
-  if (query === undefined) return UrlParams.empty
-  const out: Array<[string, string]> = []
-  for (const [k, v] of Object.entries(query)) if (v !== undefined) out.push([k, String(v)])
-  return out
+/** Error context whose URL is redacted only when an error needs it. */
+const contextOf = (api: string, operation: string, method: string, rawUrl: string): Context => {
+  let url: string | undefined
+  return {
+    api,
+    operation,
+    method,
+    get url() {
+      return url ??= redactUrl(rawUrl)
+    }
+  }
 }
+
 
 /** The response of a call, for callers that need headers (e.g. `Location`). @internal */
 export type Response = HttpClientResponse.HttpClientResponse

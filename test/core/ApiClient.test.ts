@@ -70,7 +70,7 @@ describe("ApiClient", () => {
       expect(thing.id).toBe("t1")
       expect(thing.created_at._tag).toBe("Utc")
       const req = s.recorded[0]!
-      expect(req.url).toBe("https://api.example/base/things/a%2Fb%3Fc?q=x+y&flag=false")
+      expect(req.url).toBe("https://api.example/base/things/a%2Fb%3Fc?q=x%20y&flag=false")
       expect(req.headers.accept).toBe("application/json")
       expect(req.headers["user-agent"]).toBe(`effect-sessions/${version}`)
       expect(req.headers.authorization).toBe(`Bearer ${secret}`)

@@ -1,0 +1,141 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { Deepset, Policy } from "../../src/index.js"
+import { UndiciHttpClient } from "../../src/node/index.js"
+import { DeepsetEmulator, Faults, Loopback } from "../../src/testing/index.js"
+
+const apiKey = "undici-test-key"
+const ws = "w"
+
+/** The deepset emulator on loopback and the client over our undici transport. */
+const onLoopback = <A, E>(
+  body: (
+    emulator: DeepsetEmulator.Emulator,
+    url: string
+  ) => Effect.Effect<A, E, Deepset.UploadSessions | HttpClient.HttpClient>,
+  policy: Policy.PolicyInput = {}
+) =>
+  Effect.gen(function*() {
+    const emulator = yield* DeepsetEmulator.make({ apiKey })
+    const served = yield* Loopback.serve(emulator.app)
+    return yield* body(emulator, served.url).pipe(
+      Effect.provide(
+        Deepset.layer({ apiKey: Redacted.make(apiKey), baseUrl: served.url, policy }).pipe(
+          Layer.provideMerge(UndiciHttpClient.layer)
+        )
+      )
+    )
+  }).pipe(Effect.scoped)
+
+const waitFor = (check: Effect.Effect<boolean>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 200 && !(yield* check); i++) yield* Effect.sleep("10 millis")
+  })
+
+describe("UndiciHttpClient (fast path) on loopback", () => {
+  it.live("runs every deepset operation and streams in order", () =>
+    onLoopback((emulator) =>
+      Effect.gen(function*() {
+        const deepset = yield* Deepset.UploadSessions
+        const created = yield* deepset.create(ws, { write_mode: "FAIL" })
+        yield* emulator.addFiles(created.session_id, 250)
+        yield* deepset.close(ws, created.session_id)
+        const status = yield* deepset.getStatus(ws, created.session_id)
+        expect(status.ingestion_status.finished_files + status.ingestion_status.failed_files).toBe(250)
+        const names = yield* Stream.runCollect(
+          Stream.map(deepset.streamFiles(ws, created.session_id, { pageSize: 40, prefetch: 3 }), (f) => f.name)
+        )
+        expect(Chunk.toReadonlyArray(names)).toEqual(
+          Array.from({ length: 250 }, (_, i) => `file-${String(i).padStart(7, "0")}.txt`)
+        )
+        const missing = yield* Effect.flip(deepset.getStatus(ws, "00000000-0000-4000-8000-000000000000"))
+        expect(missing._tag).toBe("NotFound")
+        expect(missing.requestId).toBeDefined()
+        const post = (yield* emulator.recent).find((r) => r.method === "POST")!
+        expect(JSON.parse(post.body)).toEqual({ write_mode: "FAIL" })
+        expect(post.headers["content-type"]).toBe("application/json")
+        expect(post.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/)
+      })
+    ))
+
+  it.live("the attempt timeout uses a real timer and aborts the request", () =>
+    onLoopback(
+      (emulator) =>
+        Effect.gen(function*() {
+          const deepset = yield* Deepset.UploadSessions
+          yield* emulator.faults.set({ latency: "5 seconds" })
+          const started = Date.now()
+          const error = yield* Effect.flip(deepset.list(ws))
+          expect(error._tag).toBe("Timeout")
+          if (error._tag === "Timeout") expect(error.kind).toBe("attempt")
+          expect(Date.now() - started).toBeLessThan(3000)
+          yield* waitFor(Effect.map(emulator.stats, (s) => s.inFlight === 0))
+          expect((yield* emulator.stats).interrupted).toBe(1)
+        }),
+      { attemptTimeout: "200 millis", maxRetries: 0 }
+    ))
+
+  it.live("interrupting a call aborts its request on the server", () =>
+    onLoopback((emulator) =>
+      Effect.gen(function*() {
+        const deepset = yield* Deepset.UploadSessions
+        yield* emulator.faults.set({ latency: "10 seconds" })
+        const fiber = yield* Effect.fork(deepset.list(ws))
+        yield* waitFor(Effect.map(emulator.stats, (s) => s.inFlight === 1))
+        yield* Fiber.interrupt(fiber)
+        yield* waitFor(Effect.map(emulator.stats, (s) => s.interrupted === 1))
+        expect((yield* emulator.stats).interrupted).toBe(1)
+      })
+    ))
+
+  it.live("a dropped connection is a Transport error, retried for a GET only", () =>
+    onLoopback((emulator) =>
+      Effect.gen(function*() {
+        const deepset = yield* Deepset.UploadSessions
+        yield* emulator.faults.set({ sequence: [Faults.drop] })
+        const page = yield* deepset.list(ws).pipe(Policy.withPolicy({ baseDelay: "1 millis" }))
+        expect(page.total).toBe(0)
+        yield* emulator.faults.set({ sequence: [Faults.drop] })
+        const error = yield* Effect.flip(deepset.create(ws))
+        expect(error._tag).toBe("Transport")
+        expect((yield* emulator.stats).byRoute["POST /upload_sessions"]).toBe(1)
+      })
+    ))
+
+  it.live("a refused connection is a Transport error marked notSent", () =>
+    Effect.gen(function*() {
+      const deepset = yield* Deepset.UploadSessions
+      const error = yield* Effect.flip(deepset.create(ws))
+      expect(error._tag).toBe("Transport")
+      if (error._tag === "Transport") expect(error.notSent).toBe(true)
+    }).pipe(
+      Effect.provide(
+        Deepset.layer({ apiKey: Redacted.make(apiKey), baseUrl: "http://127.0.0.1:9", policy: { maxRetries: 1, baseDelay: "1 millis" } })
+          .pipe(Layer.provide(UndiciHttpClient.layer))
+      )
+    ))
+
+  it.live("without tracing no span headers are sent; a transformed client takes the generic path", () =>
+    onLoopback((emulator, url) =>
+      Effect.gen(function*() {
+        const deepset = yield* Deepset.UploadSessions
+        yield* deepset.list(ws).pipe(Effect.withTracerEnabled(false))
+        expect((yield* emulator.recent).at(-1)!.headers.traceparent).toBeUndefined()
+        const http = yield* HttpClient.HttpClient
+        const tagged = HttpClient.mapRequest(http, HttpClientRequest.setHeader("x-extra", "yes"))
+        const generic = yield* Deepset.make({ apiKey: Redacted.make(apiKey), baseUrl: url }).pipe(
+          Effect.provideService(HttpClient.HttpClient, tagged)
+        )
+        const page = yield* generic.list(ws)
+        expect(page.total).toBe(0)
+        expect((yield* emulator.recent).at(-1)!.headers["x-extra"]).toBe("yes")
+      })
+    ))
+})
