@@ -7,4 +7,5 @@
 export * as ApiError from "./core/ApiError.js"
 export * as Credentials from "./core/Credentials.js"
 export * as Deepset from "./deepset/index.js"
+export * as Jupyter from "./jupyter/index.js"
 export * as Policy from "./core/Policy.js"

@@ -30,4 +30,4 @@ export const OpenEnum = <const Literals extends ReadonlyArray<string>>(
  * @since 0.1.0
  */
 export const OptionalNullable = <S extends Schema.Schema.Any>(schema: S) =>
-  Schema.optionalWith(Schema.NullOr(schema), { nullable: true, exact: true })
+  Schema.optionalWith(schema, { nullable: true, exact: true })

@@ -16,3 +16,6 @@ export * as InMemory from "./InMemory.js"
 
 /** Serve an `HttpApp` on 127.0.0.1. @since 0.1.0 */
 export * as Loopback from "./Loopback.js"
+
+/** The Jupyter Server sessions emulator. @since 0.1.0 */
+export * as JupyterEmulator from "./JupyterEmulator.js"
