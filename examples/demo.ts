@@ -4,7 +4,8 @@
  * Without configuration it starts the deepset emulator on 127.0.0.1 (a free
  * port), seeds an upload session of 200 000 files, walks the session
  * lifecycle (create, status, list, close) and streams every file through the
- * client with a live progress line on stderr, then prints a summary.
+ * client with a live progress line on stderr, then prints a summary; then it
+ * runs a short Jupyter sessions tour on the Jupyter emulator.
  * With `DEEPSET_CLOUD_API_KEY` set (and optionally `DEEPSET_CLOUD_API_URL`,
  * `DEEPSET_WORKSPACE`) it talks to the real service instead, read-only: it
  * streams the workspace's sessions and the files of the newest one.
@@ -20,8 +21,9 @@ import * as Effect from "effect/Effect"
 
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import { Deepset } from "../src/index.js"
-import { DeepsetEmulator, Loopback } from "../src/testing/index.js"
+import { Deepset, Jupyter } from "../src/index.js"
+import { DeepsetEmulator, JupyterEmulator, Loopback } from "../src/testing/index.js"
+import { jupyterTour } from "./jupyter-tour.js"
 import { progress } from "./progress.js"
 
 const numberFromEnv = (name: string, fallback: number): number => {
@@ -85,6 +87,15 @@ const onEmulator = Effect.gen(function*() {
   }).pipe(Effect.provide(Deepset.layer({ apiKey: Redacted.make(apiKey), baseUrl: served.url })))
 })
 
+/** A short Jupyter sessions tour on the Jupyter emulator (served on loopback). */
+const jupyterOnEmulator = Effect.gen(function*() {
+  const token = "demo-jupyter-token"
+  const emulator = yield* JupyterEmulator.make({ token })
+  const served = yield* Loopback.serve(emulator.app)
+  yield* Console.log(`\njupyter emulator on ${served.url}`)
+  yield* jupyterTour().pipe(Effect.provide(Jupyter.layer({ baseUrl: served.url, token: Redacted.make(token) })))
+})
+
 const onRealService = Effect.gen(function*() {
   const workspace = process.env.DEEPSET_WORKSPACE ?? "default"
   const deepset = yield* Deepset.UploadSessions
@@ -98,7 +109,7 @@ const onRealService = Effect.gen(function*() {
 
 const job: Effect.Effect<void, unknown, HttpClient.HttpClient> = process.env.DEEPSET_CLOUD_API_KEY
   ? onRealService
-  : Effect.scoped(onEmulator)
+  : Effect.scoped(Effect.zipRight(onEmulator, jupyterOnEmulator))
 
 const main = job.pipe(
   Effect.provide(UndiciHttpClient.layer),

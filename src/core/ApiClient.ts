@@ -44,6 +44,8 @@ export interface Options {
   readonly headers?: Readonly<Record<string, string | Redacted.Redacted<string>>> | undefined
   /** What to tell a person whose credentials were refused. */
   readonly authHint?: string | undefined
+  /** Advice appended to the message of an error with that status (e.g. `{ 501: "Ask for an installed kernelspec." }`). */
+  readonly statusHints?: Readonly<Record<number, string>> | undefined
 }
 
 /** A request body. @since 0.1.0 */
@@ -219,24 +221,49 @@ const where = (ctx: Context, status?: number): string =>
   `${ctx.method} ${ctx.url}${status === undefined ? "" : ` → ${status}`}`
 
 /** Maps an HTTP answer that is not 2xx to the error family. */
+/** What the client tells a person, beyond what the server said. */
+interface Advice {
+  readonly authHint?: string | undefined
+  readonly statusHints?: Readonly<Record<number, string>> | undefined
+}
+
+const htmlPage = /^\s*<(!doctype\s+html|html)[\s>]/i
+
+/** What an HTML page says, in one line: its first heading, else its title. */
+const pageSummary = (html: string): string => {
+  const heading = /<h1[^>]*>([\s\S]*?)<\/h1>/i.exec(html)?.[1] ?? /<title[^>]*>([\s\S]*?)<\/title>/i.exec(html)?.[1]
+  return (heading ?? "").replace(/<[^>]*>/g, "").replace(/\s+/g, " ").trim()
+}
+
+/**
+ * Maps an HTTP answer that is not 2xx to the error family. `text` has had the
+ * client's secrets cut out already. An HTML page (a server's or a proxy's
+ * error page) is never kept: such pages can embed tokens the client never
+ * held (Jupyter writes its API token into every page of a logged-in request),
+ * so the body becomes a one-line summary.
+ */
 const statusError = (
   ctx: Context,
   status: number,
   headers: Transport.Exchange["headers"],
   text: string,
   retryAfter: Duration.Duration | undefined,
-  authHint: string | undefined
+  advice: Advice
 ): ApiError.ApiError => {
-  const says = readErrorBody(text)
+  const html = htmlPage.test(text)
+  const summary = html ? pageSummary(text) : ""
+  const says: ServerSays = html ? { message: summary === "" ? undefined : summary, problems: [] } : readErrorBody(text)
   const requestId = headerRequestId(headers) ?? says.requestId
   const base = {
     ...ctx,
     status,
     ...(requestId === undefined ? {} : { requestId }),
-    ...(text.length === 0 ? {} : { body: ApiError.excerpt(text) })
+    ...(text.length === 0 ? {} : { body: html ? `(HTML page omitted: ${summary || "no heading"})` : ApiError.excerpt(text) })
   }
   const server = says.message === undefined ? "" : `: ${says.message}`
   const head = `${ctx.api} ${ctx.operation} failed (${where(ctx, status)})`
+  const hint = advice.statusHints?.[status]
+  const then = (fallback: string) => ` ${hint ?? fallback}`.trimEnd()
   switch (status) {
     case 400:
     case 422: {
@@ -246,45 +273,63 @@ const statusError = (
       return new ApiError.InvalidRequest({
         ...base,
         problems: says.problems,
-        message: `${head}: the server rejected the request${detail}`
+        message: `${head}: the server rejected the request${detail}.${then("")}`
       })
     }
     case 401:
     case 403:
       return new ApiError.Unauthorized({
         ...base,
-        message: `${head}: the credentials were refused${server}. ${authHint ?? "Check the API key or token."}`
+        message: `${head}: the credentials were refused${server}.${
+          then(advice.authHint ?? "Check the API key or token.")
+        }`
       })
     case 404:
-      return new ApiError.NotFound({ ...base, message: `${head}: not found${server}. Check the ids in the URL.` })
+      return new ApiError.NotFound({
+        ...base,
+        message: html
+          ? `${head}: no API route matched (the server answered an HTML page).${
+            then("Check the id, and the base URL with its base path.")
+          }`
+          : `${head}: not found${server}.${then("Check the ids in the URL.")}`
+      })
     case 409:
-      return new ApiError.Conflict({ ...base, message: `${head}: conflict with the current state${server}` })
+      return new ApiError.Conflict({ ...base, message: `${head}: conflict with the current state${server}.${then("")}` })
     case 410:
-      return new ApiError.Gone({ ...base, message: `${head}: the resource is gone${server}` })
+      return new ApiError.Gone({ ...base, message: `${head}: the resource is gone${server}.${then("")}` })
     case 429:
       return new ApiError.RateLimited({
         ...base,
         ...(retryAfter === undefined ? {} : { retryAfter }),
         message: `${head}: rate limited${
           retryAfter === undefined ? "" : `; the server asked to wait ${Duration.format(retryAfter)}`
-        }. Slow down (Policy rateLimit) or allow more retries.`
+        }.${then("Slow down (Policy rateLimit) or allow more retries.")}`
       })
     default:
       if (status >= 500 || status < 400) {
         return new ApiError.ServerError({
           ...base,
           ...(says.message === undefined ? {} : { serverMessage: says.message }),
-          message: status >= 500
-            ? `${head}: the server failed${server}. Try again later.`
-            : `${head}: unexpected status${server}`
+          message: status === 501
+            ? `${head}: the server cannot do this (not implemented)${server}.${then("Retrying will not help.")}`
+            : status >= 500
+            ? `${head}: the server failed${server}.${then("Try again later.")}`
+            : `${head}: unexpected status${server}.${then("")}`
         })
       }
       return new ApiError.InvalidRequest({
         ...base,
         problems: says.problems,
-        message: `${head}: the server rejected the request${server}`
+        message: `${head}: the server rejected the request${server}.${then("")}`
       })
   }
+}
+
+/** Cuts every secret the client holds out of a text meant for an error. */
+const scrubber = (secrets: ReadonlyArray<string>) => (text: string): string => {
+  let out = text
+  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join("<redacted>")
+  return out
 }
 
 const decodeError = (ctx: Context, status: number, text: string, path: string, issue: string) =>
@@ -351,7 +396,8 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
     const http = yield* HttpClient.HttpClient
     const fast = Transport.fastPathOf(http)
     const limiter = yield* RateLimiter.make
-    const { api, credentials, authHint } = options
+    const { api, credentials } = options
+    const advice: Advice = { authHint: options.authHint, statusHints: options.statusHints }
     const base = new URL(normalizeBase(options.baseUrl))
     const origin = base.origin
     /** The base path (`/user/alice`); a query the base URL carries is kept on every URL. */
@@ -373,6 +419,13 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
       const missing = secretNames.filter((n) => !names.includes(n))
       return missing.length === 0 ? names : [...names, ...missing]
     }
+    const scrubSecrets = scrubber(
+      [
+        ...(credentials._tag === "Header" ? [Redacted.value(credentials.value)] : []),
+        ...(credentials._tag === "Authorization" ? [Redacted.value(credentials.token)] : []),
+        ...Object.values(options.headers ?? {}).flatMap((v) => (Redacted.isRedacted(v) ? [Redacted.value(v)] : []))
+      ].filter((secret) => secret.length >= 4)
+    )
     const redactedAtStart = yield* FiberRef.get(Headers.currentRedactedNames)
     const needsRedaction = redactSecrets(redactedAtStart) !== redactedAtStart
 
@@ -485,21 +538,25 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
       token: Redacted.Redacted<string> | undefined
     ): Effect.Effect<A, Failure> => {
       const { status, text } = answer
+      const scrub = token === undefined ? scrubSecrets : (t: string) => scrubber([Redacted.value(token)])(scrubSecrets(t))
       if (status >= 200 && status < 300) {
         if (spec.response === undefined) return Effect.succeed(undefined as A)
         const json = parseJson(text)
         if (Either.isLeft(json)) {
-          return Effect.fail({ error: decodeError(ctx, status, text, "(body)", `not JSON: ${json.left}`), replayable: false })
+          return Effect.fail({
+            error: decodeError(ctx, status, scrub(text), "(body)", `not JSON: ${json.left}`),
+            replayable: false
+          })
         }
         const decoded = spec.response(json.right)
         if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
         const { issue, path } = issuePath(decoded.left)
-        return Effect.fail({ error: decodeError(ctx, status, text, path, issue), replayable: false })
+        return Effect.fail({ error: decodeError(ctx, status, scrub(text), path, scrub(issue)), replayable: false })
       }
       return Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const retryAfter = Policy.parseRetryAfter(Transport.header(answer.headers, "retry-after"), now)
         return Effect.fail({
-          error: statusError(ctx, status, answer.headers, text, retryAfter, authHint),
+          error: statusError(ctx, status, answer.headers, scrub(text), retryAfter, advice),
           replayable: spec.idempotent && Policy.isRetryableStatus(policy, status),
           retryAfter,
           rejectedToken: status === 401 ? token : undefined

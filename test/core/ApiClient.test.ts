@@ -238,6 +238,31 @@ describe("ApiClient", () => {
       }
     }))
 
+  it.effect("never keeps an HTML page, cuts the client's secrets out of bodies, and appends status hints", () =>
+    Effect.gen(function*() {
+      const page = `<!DOCTYPE html><html><head><title>Jupyter</title></head><body data-token="server-only-token">` +
+        `<h1>404 : Not Found</h1></body></html>`
+      const s = Scripted.make((_, i) =>
+        i === 0 ? Scripted.json(404, page) : Scripted.json(400, { message: `bad header Bearer ${secret}` })
+      )
+      const client = yield* ApiClient.make({
+        api: "test",
+        baseUrl: "https://api.example",
+        credentials: Credentials.bearer(Redacted.make(secret)),
+        policy: Policy.make({ maxRetries: 0 }),
+        statusHints: { 404: "Ids look like a-b-c-d-e." }
+      }).pipe(Effect.provideService(HttpClient.HttpClient, s.client))
+      const html = yield* Effect.flip(client.run(get()))
+      expect(html._tag).toBe("NotFound")
+      expect(html.body).toBe("(HTML page omitted: 404 : Not Found)")
+      expect(html.message).toContain("no API route matched")
+      expect(html.message).toContain("Ids look like a-b-c-d-e.")
+      expect(JSON.stringify(html)).not.toContain("server-only-token")
+      const echoed = yield* Effect.flip(client.run(get()))
+      expect(echoed.body).toContain("<redacted>")
+      for (const text of [echoed.body ?? "", echoed.message, JSON.stringify(echoed)]) expect(text).not.toContain(secret)
+    }))
+
   it.effect("bounds the body excerpt", () =>
     Effect.gen(function*() {
       const s = Scripted.sequence(Scripted.json(500, "x".repeat(100_000)))
