@@ -25,6 +25,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as ApiError from "./ApiError.js"
 import * as Credentials from "./Credentials.js"
+import * as FastDecode from "./FastDecode.js"
 import type * as Path from "./Path.js"
 import * as Policy from "./Policy.js"
 import * as RateLimiter from "./RateLimiter.js"
@@ -86,9 +87,8 @@ export interface Request<A> {
 /** Decodes a parsed JSON body. @since 0.1.0 */
 export type Decoder<A> = (json: unknown) => Either.Either<A, ParseResult.ParseError>
 
-/** A decoder for a schema, compiled once. @since 0.1.0 */
-export const decoder = <A, I>(schema: Schema.Schema<A, I>): Decoder<A> =>
-  Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
+/** A decoder for a schema, compiled once (see {@link FastDecode}). @since 0.1.0 */
+export const decoder = <A, I>(schema: Schema.Schema<A, I>): Decoder<A> => FastDecode.decoder(schema)
 
 /** A client bound to one API. @since 0.1.0 */
 export interface ApiClient {

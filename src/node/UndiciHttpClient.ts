@@ -24,15 +24,35 @@ const timedOut: Transport.Failure = { _tag: "Timeout" }
 /** Why an exchange was aborted by this side. */
 class Aborted extends Error {}
 
-/** The fast path over one undici dispatcher. @since 0.1.0 */
+/** Raw header pairs (`[name, value, name, value, …]`) as an object of lower-case names. */
+const headerObject = (raw: ReadonlyArray<Buffer | string>): Record<string, string | Array<string>> => {
+  const out: Record<string, string | Array<string>> = {}
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString("latin1").toLowerCase()
+    const value = raw[i + 1]!.toString("latin1")
+    const previous = out[name]
+    out[name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value]
+  }
+  return out
+}
+
+/**
+ * The fast path over one undici dispatcher. It uses undici's callback
+ * handler (`onConnect`/`onHeaders`/`onData`/`onComplete`/`onError`): on
+ * large pages it costs measurably less per byte than the newer controller
+ * handler, which undici adapts to this one internally.
+ *
+ * @since 0.1.0
+ */
 export const makeFastPath = (dispatcher: Dispatcher): Transport.FastPath => ({
   exchange: (request, timeoutMillis) =>
     Effect.async<Transport.Exchange, Transport.Failure>((resume) => {
-      let controller: Dispatcher.DispatchController | undefined
+      let abortRequest: ((reason: Error) => void) | undefined
       let abortReason: Aborted | undefined
       let done = false
       let status = 0
-      let headers: Transport.Exchange["headers"] = {}
+      let rawHeaders: ReadonlyArray<Buffer | string> = []
+      let responded = false
       const chunks: Array<Buffer> = []
       const finish = (effect: Effect.Effect<Transport.Exchange, Transport.Failure>) => {
         if (done) return
@@ -42,13 +62,36 @@ export const makeFastPath = (dispatcher: Dispatcher): Transport.FastPath => ({
       }
       const abort = (reason: Aborted) => {
         abortReason = reason
-        if (controller !== undefined) controller.abort(reason)
+        if (abortRequest !== undefined) abortRequest(reason)
       }
       const timer = setTimeout(() => {
         finish(Effect.fail(timedOut))
         abort(new Aborted("attempt timeout"))
       }, timeoutMillis)
-      let responded = false
+      const handler: Dispatcher.DispatchHandler = {
+        onConnect(abortWith) {
+          abortRequest = abortWith
+          if (abortReason !== undefined) abortWith(abortReason)
+        },
+        onHeaders(statusCode, headers) {
+          if (statusCode < 200) return true // 1xx informational
+          status = statusCode
+          rawHeaders = headers
+          responded = true
+          return true
+        },
+        onData(chunk) {
+          chunks.push(chunk)
+          return true
+        },
+        onComplete() {
+          const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")
+          finish(Effect.succeed({ status, headers: headerObject(rawHeaders), text }))
+        },
+        onError(error) {
+          finish(Effect.fail({ _tag: responded ? "Body" : "Request", cause: error }))
+        }
+      }
       dispatcher.dispatch(
         {
           origin: request.origin,
@@ -59,28 +102,7 @@ export const makeFastPath = (dispatcher: Dispatcher): Transport.FastPath => ({
           headersTimeout: 0,
           bodyTimeout: 0
         },
-        {
-          onRequestStart(c) {
-            controller = c
-            if (abortReason !== undefined) c.abort(abortReason)
-          },
-          onResponseStart(_c, statusCode, responseHeaders) {
-            if (statusCode < 200) return // 1xx informational
-            status = statusCode
-            headers = responseHeaders
-            responded = true
-          },
-          onResponseData(_c, chunk) {
-            chunks.push(chunk)
-          },
-          onResponseEnd() {
-            const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")
-            finish(Effect.succeed({ status, headers, text }))
-          },
-          onResponseError(_c, error) {
-            finish(Effect.fail({ _tag: responded ? "Body" : "Request", cause: error }))
-          }
-        }
+        handler
       )
       return Effect.sync(() => {
         done = true

@@ -1,0 +1,149 @@
+/**
+ * A decoder compiled from a schema's AST for the shapes wire listings are made
+ * of (structs of strings, numbers, booleans, literals, refinements, arrays,
+ * records), with the generic `effect/Schema` decoder as its reference:
+ *
+ * - a value the compiled checks accept decodes to what the generic decoder
+ *   gives (known keys only, excess properties dropped);
+ * - any node it does not compile (a transformation such as `DateTimeUtc`, a
+ *   declaration, a suspension) is decoded by the generic decoder for that
+ *   subtree;
+ * - a value it rejects is decoded again by the generic decoder, so the error
+ *   (with its field path) is exactly the generic one.
+ *
+ * Listings of a million items spend most of their client CPU decoding; on a
+ * page of deepset session files this is several times faster than the
+ * generic decoder. Tests check it against the generic decoder on generated
+ * values.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as AST from "effect/SchemaAST"
+
+const invalid: unique symbol = Symbol("effect-sessions/FastDecode/invalid")
+type Check = (u: unknown) => unknown
+
+const parseOptions: AST.ParseOptions = { errors: "first", onExcessProperty: "ignore" }
+
+const generic = (ast: AST.AST): Check => {
+  const decode = ParseResult.decodeUnknownEither(Schema.make(ast), parseOptions)
+  return (u) => {
+    const result = decode(u)
+    return Either.isRight(result) ? result.right : invalid
+  }
+}
+
+const isObject = (u: unknown): u is Record<PropertyKey, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+const compile = (ast: AST.AST): Check => {
+  switch (ast._tag) {
+    case "StringKeyword":
+      return (u) => (typeof u === "string" ? u : invalid)
+    case "NumberKeyword":
+      return (u) => (typeof u === "number" ? u : invalid)
+    case "BooleanKeyword":
+      return (u) => (typeof u === "boolean" ? u : invalid)
+    case "UnknownKeyword":
+    case "AnyKeyword":
+      return (u) => u
+    case "Literal": {
+      const literal = ast.literal
+      return (u) => (u === literal ? u : invalid)
+    }
+    case "Refinement": {
+      const from = compile(ast.from)
+      return (u) => {
+        const value = from(u)
+        return value !== invalid && Option.isNone(ast.filter(value, parseOptions, ast)) ? value : invalid
+      }
+    }
+    case "Union": {
+      if (!ast.types.every((t) => t._tag === "Literal" || t._tag === "StringKeyword" || t._tag === "NumberKeyword")) {
+        return generic(ast)
+      }
+      const members = ast.types.map(compile)
+      return (u) => {
+        for (const member of members) {
+          const value = member(u)
+          if (value !== invalid) return value
+        }
+        return invalid
+      }
+    }
+    case "TupleType": {
+      if (ast.elements.length > 0 || ast.rest.length !== 1) return generic(ast)
+      const item = compile(ast.rest[0]!.type)
+      return (u) => {
+        if (!Array.isArray(u)) return invalid
+        const out = new Array<unknown>(u.length)
+        for (let i = 0; i < u.length; i++) {
+          const value = item(u[i])
+          if (value === invalid) return invalid
+          out[i] = value
+        }
+        return out
+      }
+    }
+    case "TypeLiteral": {
+      if (ast.indexSignatures.length > 0) {
+        const only = ast.indexSignatures[0]!
+        if (ast.propertySignatures.length > 0 || ast.indexSignatures.length > 1 || only.parameter._tag !== "StringKeyword") {
+          return generic(ast)
+        }
+        const value = compile(only.type)
+        return (u) => {
+          if (!isObject(u)) return invalid
+          const out: Record<string, unknown> = {}
+          for (const key of Object.keys(u)) {
+            const v = value(u[key])
+            if (v === invalid) return invalid
+            out[key] = v
+          }
+          return out
+        }
+      }
+      const fields = ast.propertySignatures.map((ps) => ({
+        name: ps.name,
+        optional: ps.isOptional,
+        check: compile(ps.type)
+      }))
+      return (u) => {
+        if (!isObject(u)) return invalid
+        const out: Record<PropertyKey, unknown> = {}
+        for (const field of fields) {
+          if (!Object.prototype.hasOwnProperty.call(u, field.name)) {
+            if (field.optional) continue
+            return invalid
+          }
+          const value = field.check(u[field.name])
+          if (value === invalid) return invalid
+          out[field.name] = value
+        }
+        return out
+      }
+    }
+    default:
+      return generic(ast)
+  }
+}
+
+/**
+ * Compiles a decoder for `schema`: the result is what
+ * `Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })`
+ * gives, faster on plain wire shapes.
+ *
+ * @since 0.1.0
+ */
+export const decoder = <A, I>(schema: Schema.Schema<A, I>): (u: unknown) => Either.Either<A, ParseResult.ParseError> => {
+  const reference = Schema.decodeUnknownEither(schema, parseOptions)
+  const fast = compile(schema.ast)
+  return (u) => {
+    const value = fast(u)
+    return value === invalid ? reference(u) : Either.right(value as A)
+  }
+}

@@ -1,0 +1,80 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Arbitrary from "effect/Arbitrary"
+import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as FastDecode from "../../src/core/FastDecode.js"
+import * as DeepsetSchemas from "../../src/deepset/Schemas.js"
+import * as JupyterSchemas from "../../src/jupyter/Schemas.js"
+
+const schemas: ReadonlyArray<[string, Schema.Schema<any, any>]> = [
+  ["deepset PaginatedSessionFile", DeepsetSchemas.PaginatedSessionFile],
+  ["deepset PaginatedSession", DeepsetSchemas.PaginatedSession],
+  ["deepset SessionDetail", DeepsetSchemas.SessionDetail],
+  ["deepset UploadSession", DeepsetSchemas.UploadSession],
+  ["jupyter Session", JupyterSchemas.Session]
+]
+
+const reference = (schema: Schema.Schema<any, any>) =>
+  Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
+
+/** Same outcome: equal values, or the same error message. */
+const same = (fast: Either.Either<unknown, ParseResult.ParseError>, ref: Either.Either<unknown, ParseResult.ParseError>) => {
+  expect(fast._tag).toBe(ref._tag)
+  if (Either.isRight(fast) && Either.isRight(ref)) expect(fast.right).toEqual(ref.right)
+  if (Either.isLeft(fast) && Either.isLeft(ref)) expect(fast.left.message).toBe(ref.left.message)
+}
+
+/** Every object or array inside a value (the value included). */
+const containers = (value: unknown, out: Array<Record<string, unknown> | Array<unknown>> = []) => {
+  if (typeof value === "object" && value !== null) {
+    out.push(value as Record<string, unknown>)
+    for (const v of Object.values(value)) containers(v, out)
+  }
+  return out
+}
+
+/** Encoded values, some with a field broken, an extra field, or a field removed, at any depth. */
+const inputs = (schema: Schema.Schema<any, any>) =>
+  FastCheck.tuple(
+    Arbitrary.make(Schema.encodedSchema(schema)),
+    FastCheck.constantFrom("keep", "extra", "break", "drop"),
+    FastCheck.nat(),
+    FastCheck.nat(),
+    FastCheck.anything()
+  ).map(([value, how, n, m, junk]) => {
+    const copy = structuredClone(value) as unknown
+    const all = containers(copy)
+    const target = all[n % Math.max(1, all.length)]
+    if (how === "keep" || target === undefined) return copy
+    const keys = Object.keys(target)
+    const key = keys[m % Math.max(1, keys.length)]
+    const t = target as Record<string, unknown>
+    if (how === "extra" && !Array.isArray(target)) t[`x_${m}`] = junk
+    else if (key !== undefined && how === "break") t[key] = junk
+    else if (key !== undefined && !Array.isArray(target)) delete t[key]
+    return copy
+  })
+
+describe("FastDecode.decoder agrees with the generic decoder", () => {
+  for (const [name, schema] of schemas) {
+    it(name, () => {
+      const fast = FastDecode.decoder(schema)
+      const ref = reference(schema)
+      FastCheck.assert(FastCheck.property(inputs(schema), (input) => same(fast(input), ref(input))), { numRuns: 400 })
+      FastCheck.assert(FastCheck.property(FastCheck.anything(), (input) => same(fast(input), ref(input))), { numRuns: 200 })
+    })
+  }
+
+  it("drops excess properties and names the failing field like the generic decoder", () => {
+    const fast = FastDecode.decoder(DeepsetSchemas.PaginatedSessionFile)
+    const ok = fast({ data: [{ name: "a", ingestion_status: "NEW_STATE", junk: 1 }], has_more: false, total: 1 })
+    expect(ok).toEqual(Either.right({ data: [{ name: "a", ingestion_status: "NEW_STATE" }], has_more: false, total: 1 }))
+    const wrongName = fast({ data: [{ name: 3, ingestion_status: "X" }], has_more: false, total: 1 })
+    expect(Either.isLeft(wrongName)).toBe(true)
+    const bad = fast({ data: [{ name: "a", ingestion_status: "X" }, { name: 3, ingestion_status: "X" }], has_more: false, total: 1.5 })
+    expect(Either.isLeft(bad)).toBe(true)
+    if (Either.isLeft(bad)) expect(ParseResult.ArrayFormatter.formatErrorSync(bad.left)[0]?.path).toEqual(["data", 1, "name"])
+  })
+})
