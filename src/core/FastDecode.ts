@@ -80,13 +80,14 @@ const compile = (ast: AST.AST): Check => {
       const item = compile(ast.rest[0]!.type)
       return (u) => {
         if (!Array.isArray(u)) return invalid
-        const out = new Array<unknown>(u.length)
+        let out: Array<unknown> | undefined
         for (let i = 0; i < u.length; i++) {
           const value = item(u[i])
           if (value === invalid) return invalid
-          out[i] = value
+          if (out === undefined && value !== u[i]) out = u.slice(0, i)
+          if (out !== undefined) out.push(value)
         }
-        return out
+        return out ?? u
       }
     }
     case "TypeLiteral": {
@@ -112,19 +113,40 @@ const compile = (ast: AST.AST): Check => {
         optional: ps.isOptional,
         check: compile(ps.type)
       }))
+      // The input itself is the result when it holds only known keys and no
+      // field changed (the usual case for JSON just parsed): no copy, no garbage.
+      const copyKnown = (u: Record<PropertyKey, unknown>, upTo: number) => {
+        const out: Record<PropertyKey, unknown> = {}
+        for (let i = 0; i < upTo; i++) {
+          const name = fields[i]!.name
+          if (Object.prototype.hasOwnProperty.call(u, name)) out[name] = u[name]
+        }
+        return out
+      }
       return (u) => {
         if (!isObject(u)) return invalid
-        const out: Record<PropertyKey, unknown> = {}
-        for (const field of fields) {
+        let out: Record<PropertyKey, unknown> | undefined
+        let present = 0
+        for (let i = 0; i < fields.length; i++) {
+          const field = fields[i]!
           if (!Object.prototype.hasOwnProperty.call(u, field.name)) {
             if (field.optional) continue
             return invalid
           }
-          const value = field.check(u[field.name])
+          const given = u[field.name]
+          const value = field.check(given)
           if (value === invalid) return invalid
-          out[field.name] = value
+          present++
+          if (out === undefined && value !== given) out = copyKnown(u, i)
+          if (out !== undefined) out[field.name] = value
         }
-        return out
+        if (out !== undefined) return out
+        if (Object.getPrototypeOf(u) === Object.prototype) {
+          let keys = 0
+          for (const key in u) if (Object.prototype.hasOwnProperty.call(u, key)) keys++
+          if (keys === present) return u
+        }
+        return copyKnown(u, fields.length)
       }
     }
     default:
