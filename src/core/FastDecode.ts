@@ -5,9 +5,10 @@
  *
  * - a value the compiled checks accept decodes to what the generic decoder
  *   gives (known keys only, excess properties dropped);
- * - any node it does not compile (a transformation such as `DateTimeUtc`, a
- *   declaration, a suspension) is decoded by the generic decoder for that
- *   subtree;
+ * - struct-level transformations (`optionalWith`, renamed keys) are applied
+ *   as the generic decoder applies them; any other node it does not compile
+ *   (a transformation such as `DateTimeUtc`, a declaration, a suspension) is
+ *   decoded by the generic decoder for that subtree;
  * - a value it rejects is decoded again by the generic decoder, so the error
  *   (with its field path) is exactly the generic one.
  *
@@ -147,6 +148,40 @@ const compile = (ast: AST.AST): Check => {
           if (keys === present) return u
         }
         return copyKnown(u, fields.length)
+      }
+    }
+    case "Transformation": {
+      // Struct fields such as `optionalWith(X, { nullable: true })` or renamed
+      // keys: decode the encoded struct, move/transform its properties as the
+      // generic decoder does, then check the result against the type side.
+      const from = compile(ast.from)
+      const to = compile(ast.to)
+      if (ast.transformation._tag === "FinalTransformation") {
+        // e.g. DateTimeUtc: run its decode; a synchronous result is an Either.
+        const transformation = ast.transformation
+        const slow = generic(ast)
+        return (u) => {
+          const a = from(u)
+          if (a === invalid) return invalid
+          const result: unknown = transformation.decode(a, parseOptions, ast, u)
+          if (!Either.isEither(result)) return slow(u)
+          return Either.isRight(result) ? to(result.right) : invalid
+        }
+      }
+      if (ast.transformation._tag !== "TypeLiteralTransformation") return generic(ast)
+      const moves = ast.transformation.propertySignatureTransformations
+      return (u) => {
+        const decoded = from(u)
+        if (decoded === invalid) return invalid
+        const out: Record<PropertyKey, unknown> = { ...(decoded as Record<PropertyKey, unknown>) }
+        for (const move of moves) {
+          const o = move.decode(
+            Object.prototype.hasOwnProperty.call(out, move.from) ? Option.some(out[move.from]) : Option.none()
+          )
+          delete out[move.from]
+          if (Option.isSome(o)) out[move.to] = o.value
+        }
+        return to(out)
       }
     }
     default:
