@@ -1,0 +1,340 @@
+/**
+ * One client variant of one scenario, alone in its process (so its CPU and
+ * memory are its own). Prints one JSON line of metrics.
+ *
+ * `node client.js <scenario> <variant> '<json params>'`
+ *
+ * Each variant imports only what it uses (dynamic imports), so a raw undici
+ * child does not carry Effect or @jupyterlab/services in its memory.
+ */
+import type * as EffectNS from "effect/Effect"
+import {
+  addPhase,
+  cpuMicros,
+  markMeasured,
+  measuredFromUs,
+  type Metrics,
+  peakRssMB,
+  type Phase,
+  phase,
+  type RateParams,
+  runPromises
+} from "./lib.js"
+
+type EffectModule = typeof EffectNS
+
+/** Parameters of the overhead scenario. */
+interface OverheadParams extends RateParams {
+  readonly url: string
+  readonly apiKey: string
+  readonly workspace: string
+  readonly session: string
+}
+
+/** Parameters of the jupyter scenario. */
+interface JupyterParams extends RateParams {
+  readonly url: string
+  readonly token: string
+  readonly sessionIds: ReadonlyArray<string>
+}
+
+/** Parameters of the stream and prefetch scenarios. */
+interface StreamParams {
+  readonly url: string
+  readonly apiKey: string
+  readonly workspace: string
+  readonly session: string
+  readonly files: number
+  readonly warmSession: string
+  readonly pageSize: number
+  /** effect-sessions' prefetch; the default when absent. */
+  readonly prefetch?: number
+}
+
+// ---------------------------------------------------------------------------
+// harness
+
+/** Like {@link runPromises}, inside Effect: `concurrency` fibers each taking the next call. */
+const runEffects = <E>(
+  Effect: EffectModule,
+  n: number,
+  concurrency: number,
+  call: () => EffectNS.Effect<unknown, E>,
+  warmup = false
+): EffectNS.Effect<Phase, E> =>
+  Effect.suspend(() => {
+    if (!warmup) markMeasured()
+    const latencies = new Float64Array(n)
+    let next = 0
+    let done = 0
+    const one = Effect.suspend(() => {
+      const t0 = performance.now()
+      return Effect.map(call(), () => {
+        latencies[done++] = performance.now() - t0
+      })
+    })
+    const worker: EffectNS.Effect<void, E> = Effect.suspend(() => {
+      if (next >= n) return Effect.void
+      next++
+      return Effect.zipRight(one, worker)
+    })
+    const cpu = process.cpuUsage()
+    const t0 = performance.now()
+    return Effect.map(
+      Effect.all(Array.from({ length: Math.min(concurrency, n) }, () => worker), {
+        concurrency: "unbounded",
+        discard: true
+      }),
+      () => phase(n, performance.now() - t0, cpuMicros(cpu), latencies)
+    )
+  })
+
+/** Warm-up, then the sequential and the concurrent phase, inside Effect. */
+const rateEffect = <E>(Effect: EffectModule, p: RateParams, call: () => EffectNS.Effect<unknown, E>, prefix = "") =>
+  Effect.gen(function*() {
+    const metrics: Metrics = {}
+    yield* runEffects(Effect, p.warmup, p.concurrency, call, true)
+    addPhase(metrics, `${prefix}seq`, yield* runEffects(Effect, p.seq, 1, call))
+    addPhase(metrics, `${prefix}c${p.concurrency}`, yield* runEffects(Effect, p.conc, p.concurrency, call))
+    metrics[prefix === "" ? "fibersPerCall" : `fibersPerCall_${prefix.replace(/_$/, "")}`] = yield* fibersPerCall(Effect, call)
+    return metrics
+  })
+
+/** After the measurement: how many fibers one call forks (a supervisor counts them over 50 calls). */
+const fibersPerCall = <E>(Effect: EffectModule, call: () => EffectNS.Effect<unknown, E>) =>
+  Effect.gen(function*() {
+    const Supervisor = yield* Effect.promise(() => import("effect/Supervisor"))
+    let forked = 0
+    class Counter extends Supervisor.AbstractSupervisor<number> {
+      get value() {
+        return Effect.sync(() => forked)
+      }
+      override onStart() {
+        forked++
+      }
+    }
+    const calls = 50
+    yield* Effect.supervised(Effect.repeatN(Effect.suspend(call), calls - 1), new Counter())
+    return forked / calls
+  })
+
+/** Warm-up, then the sequential and the concurrent phase, with promises. */
+const ratePromise = async (p: RateParams, call: () => Promise<unknown>, prefix = ""): Promise<Metrics> => {
+  const metrics: Metrics = {}
+  await runPromises(p.warmup, p.concurrency, call, true)
+  addPhase(metrics, `${prefix}seq`, await runPromises(p.seq, 1, call))
+  addPhase(metrics, `${prefix}c${p.concurrency}`, await runPromises(p.conc, p.concurrency, call))
+  return metrics
+}
+
+/** The floor: `undici.request` and `JSON.parse`, no validation. */
+const undiciJson = async () => {
+  const { request } = await import("undici")
+  return async (url: string, headers: Record<string, string>): Promise<unknown> => {
+    const { body, statusCode } = await request(url, { headers })
+    const text = await body.text()
+    if (statusCode !== 200) throw new Error(`${url}: ${statusCode} ${text.slice(0, 200)}`)
+    return JSON.parse(text)
+  }
+}
+
+/** Global `fetch` and `JSON.parse`. */
+const fetchJson = async (url: string, headers: Record<string, string>): Promise<unknown> => {
+  const response = await fetch(url, { headers })
+  const text = await response.text()
+  if (response.status !== 200) throw new Error(`${url}: ${response.status} ${text.slice(0, 200)}`)
+  return JSON.parse(text)
+}
+
+/** The `HttpClient` layer of an effect-sessions variant. */
+const httpLayer = async (transport: "ours" | "undici" | "fetch") =>
+  transport === "fetch"
+    ? (await import("@effect/platform/FetchHttpClient")).layer
+    : transport === "undici"
+    ? (await import("@effect/platform-node/NodeHttpClient")).layerUndici
+    : (await import("../src/node/index.js")).UndiciHttpClient.layer
+
+// ---------------------------------------------------------------------------
+// scenarios
+
+const overhead = async (variant: string, p: OverheadParams): Promise<Metrics> => {
+  const url = `${p.url}/api/v1/workspaces/${p.workspace}/upload_sessions/${p.session}`
+  const headers = { authorization: `Bearer ${p.apiKey}`, accept: "application/json" }
+  switch (variant) {
+    case "effect-sessions (UndiciHttpClient)":
+    case "effect-sessions (undici)":
+    case "effect-sessions (fetch)": {
+      const Effect = await import("effect/Effect")
+      const Redacted = await import("effect/Redacted")
+      const { Deepset } = await import("../src/index.js")
+      const http = await httpLayer(
+        variant.includes("fetch") ? "fetch" : variant.includes("UndiciHttpClient") ? "ours" : "undici"
+      )
+      const program = Effect.gen(function*() {
+        const deepset = yield* Deepset.UploadSessions
+        return yield* rateEffect(Effect, p, () => deepset.getStatus(p.workspace, p.session))
+      })
+      return Effect.runPromise(
+        program.pipe(
+          Effect.provide(Deepset.layer({ apiKey: Redacted.make(p.apiKey), baseUrl: p.url })),
+          Effect.provide(http)
+        )
+      )
+    }
+    case "@effect/platform HttpClient (undici)": {
+      // The floor of any Effect client: the platform's HttpClient on undici, `JSON.parse`, nothing of ours.
+      const Effect = await import("effect/Effect")
+      const HttpClient = await import("@effect/platform/HttpClient")
+      const http = await httpLayer("undici")
+      const program = Effect.flatMap(HttpClient.HttpClient, (client) =>
+        rateEffect(Effect, p, () =>
+          Effect.flatMap(client.get(url, { headers }), (response) =>
+            Effect.flatMap(response.text, (text) =>
+              response.status === 200
+                ? Effect.sync(() => JSON.parse(text) as unknown)
+                : Effect.die(new Error(`${url}: ${response.status}`))))))
+      return Effect.runPromise(Effect.provide(program, http))
+    }
+    case "undici.request": {
+      const get = await undiciJson()
+      return ratePromise(p, () => get(url, headers))
+    }
+    case "fetch":
+      return ratePromise(p, () => fetchJson(url, headers))
+  }
+  throw new Error(`unknown overhead variant ${variant}`)
+}
+
+const jupyter = async (variant: string, p: JupyterParams): Promise<Metrics> => {
+  const ids = p.sessionIds
+  let i = 0
+  const nextId = () => ids[i++ % ids.length] ?? ""
+  switch (variant) {
+    case "effect-sessions": {
+      const Effect = await import("effect/Effect")
+      const Redacted = await import("effect/Redacted")
+      const Jupyter = await import("../src/jupyter/index.js")
+      const http = await httpLayer("ours")
+      const program = Effect.gen(function*() {
+        const client = yield* Jupyter.Sessions
+        const listed = yield* rateEffect(Effect, p, () => client.listSessions(), "list_")
+        const got = yield* rateEffect(Effect, p, () => client.getSession(nextId()), "get_")
+        return { ...listed, ...got }
+      })
+      return Effect.runPromise(
+        program.pipe(
+          Effect.provide(Jupyter.layer({ baseUrl: p.url, token: Redacted.make(p.token) })),
+          Effect.provide(http)
+        )
+      )
+    }
+    case "@jupyterlab/services": {
+      const { ServerConnection, SessionAPI } = await import("@jupyterlab/services")
+      const settings = ServerConnection.makeSettings({ baseUrl: `${p.url}/`, token: p.token })
+      const listed = await ratePromise(p, () => SessionAPI.listRunning(settings), "list_")
+      const got = await ratePromise(p, () => SessionAPI.getSessionModel(nextId(), settings), "get_")
+      return { ...listed, ...got }
+    }
+    case "undici.request": {
+      const get = await undiciJson()
+      const headers = { authorization: `token ${p.token}`, accept: "application/json" }
+      const listed = await ratePromise(p, () => get(`${p.url}/api/sessions`, headers), "list_")
+      const got = await ratePromise(p, () => get(`${p.url}/api/sessions/${nextId()}`, headers), "get_")
+      return { ...listed, ...got }
+    }
+  }
+  throw new Error(`unknown jupyter variant ${variant}`)
+}
+
+/** Streams every file of a session; resolves to the item count. */
+type Lister = (session: string) => Promise<number>
+
+/** effect-sessions' `streamFiles`, validation on, default prefetch unless `p.prefetch`. */
+const effectLister = async (p: StreamParams): Promise<Lister> => {
+  const Effect = await import("effect/Effect")
+  const Layer = await import("effect/Layer")
+  const ManagedRuntime = await import("effect/ManagedRuntime")
+  const Redacted = await import("effect/Redacted")
+  const Stream = await import("effect/Stream")
+  const { Deepset } = await import("../src/index.js")
+  // One runtime for the warm-up and the measured run, as an application would have.
+  const runtime = ManagedRuntime.make(
+    Layer.provide(Deepset.layer({ apiKey: Redacted.make(p.apiKey), baseUrl: p.url }), await httpLayer("ours"))
+  )
+  const options = { pageSize: p.pageSize, ...(p.prefetch === undefined ? {} : { prefetch: p.prefetch }) }
+  return (session) =>
+    runtime.runPromise(Effect.flatMap(Deepset.UploadSessions, (deepset) =>
+      deepset.streamFiles(p.workspace, session, options).pipe(
+        Stream.runFold(0, (n, file) => (file.name.length > 0 ? n + 1 : n))
+      )))
+}
+
+/** The hand-written loop: pages one after the other with undici, `JSON.parse`, and optionally our schema's decoder. */
+const handLoop = async (p: StreamParams, validate: boolean): Promise<Lister> => {
+  const get = await undiciJson()
+  let decode: ((json: unknown) => { readonly data: ReadonlyArray<{ readonly name: string }>; has_more: boolean }) | undefined
+  if (validate) {
+    const ApiClient = await import("../src/core/ApiClient.js")
+    const Schemas = await import("../src/deepset/Schemas.js")
+    const decoder = ApiClient.decoder(Schemas.PaginatedSessionFile)
+    decode = (json) => {
+      const decoded = decoder(json)
+      if (decoded._tag === "Left") throw new Error(decoded.left.message)
+      return decoded.right
+    }
+  }
+  const headers = { authorization: `Bearer ${p.apiKey}`, accept: "application/json" }
+  return async (session) => {
+    const base = `${p.url}/api/v1/workspaces/${p.workspace}/upload_sessions/${session}/files?limit=${p.pageSize}`
+    let count = 0
+    for (let page = 1;; page++) {
+      const json = await get(`${base}&page_number=${page}`, headers)
+      const body = decode === undefined
+        ? (json as { readonly data: ReadonlyArray<{ readonly name: string }>; has_more: boolean })
+        : decode(json)
+      for (const file of body.data) if (file.name.length > 0) count++
+      if (!body.has_more || body.data.length === 0) return count
+    }
+  }
+}
+
+const stream = async (variant: string, p: StreamParams): Promise<Metrics> => {
+  const run = variant === "effect-sessions" || variant.startsWith("prefetch")
+    ? await effectLister(p)
+    : variant === "hand loop (JSON.parse)"
+    ? await handLoop(p, false)
+    : variant === "hand loop + schema"
+    ? await handLoop(p, true)
+    : undefined
+  if (run === undefined) throw new Error(`unknown stream variant ${variant}`)
+  await run(p.warmSession)
+  markMeasured()
+  const cpu = process.cpuUsage()
+  const t0 = performance.now()
+  const count = await run(p.session)
+  const seconds = (performance.now() - t0) / 1000
+  if (count !== p.files) throw new Error(`${variant}: streamed ${count} files, expected ${p.files}`)
+  return {
+    items: count,
+    seconds,
+    itemsPerSec: count / seconds,
+    cpuUsPerItem: cpuMicros(cpu) / count,
+    peakRssMB: peakRssMB()
+  }
+}
+
+const [scenario = "", variant = "", raw = "{}"] = process.argv.slice(2)
+const params: unknown = JSON.parse(raw)
+const started = performance.now()
+const metrics = await (scenario === "overhead"
+  ? overhead(variant, params as OverheadParams)
+  : scenario === "jupyter"
+  ? jupyter(variant, params as JupyterParams)
+  : scenario === "stream" || scenario === "prefetch"
+  ? stream(variant, params as StreamParams)
+  : Promise.reject(new Error(`unknown scenario ${scenario}`)))
+metrics["peakRssMB"] ??= peakRssMB()
+metrics["childSeconds"] = (performance.now() - started) / 1000
+if (measuredFromUs !== undefined) metrics["profileFromUs"] = measuredFromUs
+// Exit at once: idle keep-alive sockets would otherwise hold the process for seconds.
+process.stdout.write(`${JSON.stringify(metrics)}\n`, () => process.exit(0))

@@ -1,0 +1,193 @@
+/**
+ * What the bench's three roles share: the shapes they exchange, timing
+ * helpers, and table formatting. No side effects.
+ */
+import * as Os from "node:os"
+
+/** One variant's measurements: metric name → number. */
+export type Metrics = Record<string, number>
+
+/** What the server process prints (one JSON line) once it listens and is seeded. */
+export interface ServerInfo {
+  readonly deepset: {
+    readonly url: string
+    readonly apiKey: string
+    readonly workspace: string
+    /** A small closed session for `getStatus`. */
+    readonly statusSession: string
+    /** The large and the small file listings of the stream scenario, and a warm-up listing. */
+    readonly largeSession: string
+    readonly largeFiles: number
+    readonly smallSession: string
+    readonly smallFiles: number
+    readonly warmSession: string
+    readonly maxPageSize: number
+  }
+  /** A second deepset emulator with per-request latency, for the prefetch scenario. */
+  readonly slow: {
+    readonly url: string
+    readonly apiKey: string
+    readonly workspace: string
+    readonly session: string
+    readonly files: number
+    readonly warmSession: string
+    readonly latencyMs: number
+  }
+  /** The Jupyter emulator, or why it is not there. */
+  readonly jupyter: JupyterTarget | { readonly skipped: string }
+}
+
+/** A Jupyter server to measure against, seeded with sessions. */
+export interface JupyterTarget {
+  readonly url: string
+  readonly token: string
+  readonly sessionIds: ReadonlyArray<string>
+}
+
+/** Parameters of the request-rate scenarios (overhead, jupyter). */
+export interface RateParams {
+  readonly warmup: number
+  readonly seq: number
+  readonly conc: number
+  readonly concurrency: number
+}
+
+/** One measured phase of requests. */
+export interface Phase {
+  readonly reqPerSec: number
+  readonly cpuUsPerReq: number
+  readonly p50Ms: number
+  readonly p99Ms: number
+}
+
+/** The value at quantile `q` (0..1) of the first `n` entries (sorted in place). */
+export const percentile = (values: Float64Array, q: number): number => {
+  if (values.length === 0) return Number.NaN
+  const sorted = values.sort()
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
+  return sorted[index] ?? Number.NaN
+}
+
+/** CPU (user + system) used by this process since `since`, in microseconds. */
+export const cpuMicros = (since: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(since)
+  return d.user + d.system
+}
+
+/** Peak resident set size of this process so far, in MB. */
+export const peakRssMB = (): number => process.resourceUsage().maxRSS / 1024
+
+/** A phase's metrics from its request count, wall time, CPU and latencies. */
+export const phase = (n: number, wallMs: number, cpuUs: number, latencies: Float64Array): Phase => ({
+  reqPerSec: n / (wallMs / 1000),
+  cpuUsPerReq: cpuUs / n,
+  p50Ms: percentile(latencies, 0.5),
+  p99Ms: percentile(latencies, 0.99)
+})
+
+/**
+ * Runs `n` calls of `call`, `concurrency` at a time (that many workers each
+ * taking the next call), timing each one.
+ */
+export const runPromises = async (
+  n: number,
+  concurrency: number,
+  call: () => Promise<unknown>,
+  warmup = false
+): Promise<Phase> => {
+  const latencies = new Float64Array(n)
+  let next = 0
+  let done = 0
+  const worker = async () => {
+    while (next < n) {
+      next++
+      const t0 = performance.now()
+      await call()
+      latencies[done++] = performance.now() - t0
+    }
+  }
+  if (n > 0 && !warmup) markMeasured()
+  const cpu = process.cpuUsage()
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker))
+  const wall = performance.now() - t0
+  return phase(n, wall, cpuMicros(cpu), latencies)
+}
+
+/** Adds a phase's metrics to `into`, each name suffixed (`reqPerSec_seq`). */
+export const addPhase = (into: Metrics, suffix: string, p: Phase): void => {
+  into[`reqPerSec_${suffix}`] = p.reqPerSec
+  into[`cpuUsPerReq_${suffix}`] = p.cpuUsPerReq
+  into[`p50Ms_${suffix}`] = p.p50Ms
+  into[`p99Ms_${suffix}`] = p.p99Ms
+}
+
+/** The machine a run is on. */
+export const machine = () => {
+  const cpus = Os.cpus()
+  return {
+    cpuModel: cpus[0]?.model.trim() ?? "unknown",
+    cores: cpus.length,
+    memoryGB: Math.round((Os.totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    os: `${Os.type()} ${Os.release()} ${Os.arch()}`
+  }
+}
+
+/** A number for a table: 3 significant digits below 100, whole numbers above, thousands separated. */
+export const fmt = (n: number | undefined): string => {
+  if (n === undefined || Number.isNaN(n)) return "–"
+  if (Math.abs(n) >= 100) return Math.round(n).toLocaleString("en-US")
+  return Number(n.toPrecision(3)).toString()
+}
+
+/** A Markdown-style table (readable as is on a terminal). */
+export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
+  const line = (cells: ReadonlyArray<string>) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`
+  const rule = `|${widths.map((w, i) => (i === 0 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`
+  return [line(header), rule, ...rows.map(line)].join("\n")
+}
+
+/**
+ * Creates `count` notebook sessions through the API (`POST /api/sessions`)
+ * and returns their ids. With `shareKernel` every session after the first is
+ * bound to the first one's kernel (a real server then runs one kernel, not 50).
+ */
+export const seedJupyter = async (
+  url: string,
+  token: string,
+  count: number,
+  shareKernel: boolean
+): Promise<ReadonlyArray<string>> => {
+  const ids: Array<string> = []
+  let kernelId: string | undefined
+  for (let i = 0; i < count; i++) {
+    const response = await fetch(`${url}/api/sessions`, {
+      method: "POST",
+      headers: { authorization: `token ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        path: `bench/notebook-${String(i).padStart(2, "0")}.ipynb`,
+        name: `bench ${i}`,
+        type: "notebook",
+        kernel: shareKernel && kernelId !== undefined ? { id: kernelId } : { name: "python3" }
+      })
+    })
+    const body = (await response.json()) as { id?: unknown; kernel?: { id?: unknown } | null }
+    if (response.status !== 201 || typeof body.id !== "string") {
+      throw new Error(`seeding Jupyter sessions at ${url}: ${response.status} ${JSON.stringify(body).slice(0, 300)}`)
+    }
+    if (typeof body.kernel?.id === "string") kernelId = body.kernel.id
+    ids.push(body.id)
+  }
+  return ids
+}
+
+/** When profiling (`BENCH_PROFILE=1`), the monotonic time (µs) the first measured phase began: the analysis skips what came before (module loading, warm-up). */
+export let measuredFromUs: number | undefined
+
+/** Marks the start of measurement (the first call wins). */
+export const markMeasured = (): void => {
+  if (process.env["BENCH_PROFILE"] === "1") measuredFromUs ??= Number(process.hrtime.bigint() / 1000n)
+}
