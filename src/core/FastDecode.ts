@@ -64,10 +64,11 @@ const compile = (ast: AST.AST): Check => {
       }
     }
     case "Union": {
-      if (!ast.types.every((t) => t._tag === "Literal" || t._tag === "StringKeyword" || t._tag === "NumberKeyword")) {
-        return generic(ast)
-      }
-      const members = ast.types.map(compile)
+      // Literals and keywords, plus at most one other member (`X | null`):
+      // the generic decoder picks the same member for every value.
+      const simple = (t: AST.AST) => t._tag === "Literal" || t._tag === "StringKeyword" || t._tag === "NumberKeyword"
+      if (ast.types.filter((t) => !simple(t)).length > 1) return generic(ast)
+      const members = [...ast.types.filter(simple), ...ast.types.filter((t) => !simple(t))].map(compile)
       return (u) => {
         for (const member of members) {
           const value = member(u)
@@ -150,6 +151,16 @@ const compile = (ast: AST.AST): Check => {
         return copyKnown(u, fields.length)
       }
     }
+    case "Declaration": {
+      // e.g. DateTimeUtcFromSelf: its own check, synchronous in practice.
+      const parse = ast.decodeUnknown(...ast.typeParameters)
+      const slow = generic(ast)
+      return (u) => {
+        const result: unknown = parse(u, parseOptions, ast)
+        if (!Either.isEither(result)) return slow(u)
+        return Either.isRight(result) ? result.right : invalid
+      }
+    }
     case "Transformation": {
       // Struct fields such as `optionalWith(X, { nullable: true })` or renamed
       // keys: decode the encoded struct, move/transform its properties as the
@@ -170,15 +181,21 @@ const compile = (ast: AST.AST): Check => {
       }
       if (ast.transformation._tag !== "TypeLiteralTransformation") return generic(ast)
       const moves = ast.transformation.propertySignatureTransformations
+      const moved = new Set<PropertyKey>(moves.map((move) => move.from))
       return (u) => {
         const decoded = from(u)
         if (decoded === invalid) return invalid
-        const out: Record<PropertyKey, unknown> = { ...(decoded as Record<PropertyKey, unknown>) }
+        const input = decoded as Record<PropertyKey, unknown>
+        // A fresh object rather than `delete` on a copy: deleting keys would
+        // turn it into a slow dictionary-mode object for every later access.
+        const out: Record<PropertyKey, unknown> = {}
+        for (const key in input) {
+          if (Object.prototype.hasOwnProperty.call(input, key) && !moved.has(key)) out[key] = input[key]
+        }
         for (const move of moves) {
           const o = move.decode(
-            Object.prototype.hasOwnProperty.call(out, move.from) ? Option.some(out[move.from]) : Option.none()
+            Object.prototype.hasOwnProperty.call(input, move.from) ? Option.some(input[move.from]) : Option.none()
           )
-          delete out[move.from]
           if (Option.isSome(o)) out[move.to] = o.value
         }
         return to(out)
