@@ -474,7 +474,7 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
         replayable: idempotent
       }
 
-    /** The generic path: any `HttpClient`, the attempt bounded by a `Clock` timer. */
+    /** The generic path: every `HttpClient` works, the attempt bounded by a `Clock` timer. */
     const genericExchange = (
       out: Transport.Outgoing,
       ctx: Context,

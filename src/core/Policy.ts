@@ -58,7 +58,7 @@ export interface Policy {
   readonly rateLimit: RateLimit | undefined
 }
 
-/** What a caller may set: any subset, durations in any `DurationInput` form. @since 0.1.0 */
+/** What a caller may set: a subset, durations in every `DurationInput` form. @since 0.1.0 */
 export interface PolicyInput {
   readonly maxRetries?: number
   readonly baseDelay?: Duration.DurationInput

@@ -111,7 +111,7 @@ export const CreateSession = Schema.Struct({
 export interface CreateSession extends Schema.Schema.Type<typeof CreateSession> {}
 
 /**
- * Body of `PATCH /api/sessions/{id}`: any subset. `path` moves, `name`
+ * Body of `PATCH /api/sessions/{id}`: a subset of the fields. `path` moves, `name`
  * renames, `kernel.name` starts a new kernel (the old one is shut down),
  * `kernel.id` binds a running kernel.
  *
