@@ -95,6 +95,13 @@ export interface ApiClient {
   readonly api: string
   /** Runs an operation under the policy; every failure is one {@link ApiError.ApiError}. */
   readonly run: <A>(request: Request<A>) => Effect.Effect<A, ApiError.ApiError>
+  /**
+   * Runs an operation under the policy but leaves the body undecoded: the
+   * outer effect is the exchange (with retries), the inner one parses and
+   * decodes. Prefetching listings use it so that pages wait as one string,
+   * not as an object graph, and are decoded when consumed.
+   */
+  readonly runDeferred: <A>(request: Request<A>) => Effect.Effect<Effect.Effect<A, ApiError.ApiError>, ApiError.ApiError>
   /** Runs an operation whose response has no body. */
   readonly runVoid: (request: Request<void>) => Effect.Effect<void, ApiError.ApiError>
 }
@@ -530,28 +537,32 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
       })
 
     /** Turns an answer into the value or a failure the policy can judge. */
-    const classify = <A>(
+    const classify = <A, B>(
       answer: Transport.Exchange,
       spec: Request<A>,
       ctx: Context,
       policy: Policy.Policy,
-      token: Redacted.Redacted<string> | undefined
-    ): Effect.Effect<A, Failure> => {
+      token: Redacted.Redacted<string> | undefined,
+      finish: Finish<A, B>
+    ): Effect.Effect<B, Failure> => {
       const { status, text } = answer
       const scrub = token === undefined ? scrubSecrets : (t: string) => scrubber([Redacted.value(token)])(scrubSecrets(t))
       if (status >= 200 && status < 300) {
-        if (spec.response === undefined) return Effect.succeed(undefined as A)
-        const json = parseJson(text)
-        if (Either.isLeft(json)) {
-          return Effect.fail({
-            error: decodeError(ctx, status, scrub(text), "(body)", `not JSON: ${json.left}`),
-            replayable: false
-          })
-        }
-        const decoded = spec.response(json.right)
-        if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
-        const { issue, path } = issuePath(decoded.left)
-        return Effect.fail({ error: decodeError(ctx, status, scrub(text), path, scrub(issue)), replayable: false })
+        const response = spec.response
+        if (response === undefined) return finish(Effect.succeed(undefined as A))
+        return finish(Effect.suspend(() => {
+          const json = parseJson(text)
+          if (Either.isLeft(json)) {
+            return Effect.fail({
+              error: decodeError(ctx, status, scrub(text), "(body)", `not JSON: ${json.left}`),
+              replayable: false
+            })
+          }
+          const decoded = response(json.right)
+          if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
+          const { issue, path } = issuePath(decoded.left)
+          return Effect.fail({ error: decodeError(ctx, status, scrub(text), path, scrub(issue)), replayable: false })
+        }))
       }
       return Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const retryAfter = Policy.parseRetryAfter(Transport.header(answer.headers, "retry-after"), now)
@@ -565,20 +576,21 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
     }
 
     /** One attempt, bounded by `budget` (the attempt timeout, or what is left of the deadline). */
-    const attempt = <A>(
+    const attempt = <A, B>(
       out: Transport.Outgoing,
       spec: Request<A>,
       ctx: Context,
       policy: Policy.Policy,
       budget: number,
-      byDeadline: boolean
-    ): Effect.Effect<A, Failure> =>
+      byDeadline: boolean,
+      finish: Finish<A, B>
+    ): Effect.Effect<B, Failure> =>
       Effect.clockWith((clock) => {
         const send = (o: Transport.Outgoing) =>
           fast !== undefined && clock.constructor === liveClockConstructor
             ? fastExchange(fast, o, ctx, policy, spec.idempotent, budget, byDeadline)
             : genericExchange(o, ctx, policy, spec.idempotent, budget, byDeadline)
-        const sent: Effect.Effect<A, Failure> = credentials._tag === "Dynamic"
+        const sent: Effect.Effect<B, Failure> = credentials._tag === "Dynamic"
           ? Effect.flatMap(
             Effect.mapError(credentials.source.get, (error): Failure => ({ error, replayable: false })),
             (token) =>
@@ -587,10 +599,10 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
                   ...out,
                   headers: { ...out.headers, authorization: Credentials.authorization(credentials.scheme, token) }
                 }),
-                (answer) => classify(answer, spec, ctx, policy, token)
+                (answer) => classify(answer, spec, ctx, policy, token, finish)
               )
           )
-          : Effect.flatMap(send(out), (answer) => classify(answer, spec, ctx, policy, undefined))
+          : Effect.flatMap(send(out), (answer) => classify(answer, spec, ctx, policy, undefined, finish))
         return policy.rateLimit === undefined ? sent : Effect.zipRight(limiter.take(policy.rateLimit), sent)
       })
 
@@ -599,19 +611,20 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
      * what is left of the deadline (one timer per attempt); waits that would
      * pass the deadline are not taken.
      */
-    const withRetries = <A>(
+    const withRetries = <A, B>(
       out: Transport.Outgoing,
       spec: Request<A>,
       ctx: Context,
-      policy: Policy.Policy
-    ): Effect.Effect<A, ApiError.ApiError> =>
+      policy: Policy.Policy,
+      finish: Finish<A, B>
+    ): Effect.Effect<B, ApiError.ApiError> =>
       Effect.flatMap(Clock.currentTimeMillis, (start) => {
         const deadlineAt = start + Duration.toMillis(policy.deadline)
         const attemptMillis = Duration.toMillis(policy.attemptTimeout)
-        const loop = (retry: number, tokenRefreshed: boolean, now: number): Effect.Effect<A, ApiError.ApiError> => {
+        const loop = (retry: number, tokenRefreshed: boolean, now: number): Effect.Effect<B, ApiError.ApiError> => {
           const remaining = deadlineAt - now
           return Effect.catchAll(
-            attempt(out, spec, ctx, policy, Math.min(attemptMillis, remaining), remaining <= attemptMillis),
+            attempt(out, spec, ctx, policy, Math.min(attemptMillis, remaining), remaining <= attemptMillis, finish),
             (failure) => {
               if (failure.rejectedToken !== undefined && credentials._tag === "Dynamic" && !tokenRefreshed) {
                 return Effect.zipRight(
@@ -639,7 +652,7 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
         return loop(0, false, start)
       })
 
-    const run = <A>(spec: Request<A>): Effect.Effect<A, ApiError.ApiError> =>
+    const runWith = <A, B>(spec: Request<A>, finish: Finish<A, B>): Effect.Effect<B, ApiError.ApiError> =>
       Effect.suspend(() => {
         const query = encodeQuery(spec.query)
         const path = basePath + (Either.isRight(spec.path) ? spec.path.right : "") +
@@ -681,17 +694,25 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
         }
         const out: Transport.Outgoing = { method: spec.method, origin, path, headers, body }
         return Effect.flatMap(FiberRef.get(Policy.currentOverrides), (overrides) => {
-          const effect = withRetries(out, spec, ctx, Policy.resolve(options.policy, overrides))
+          const effect = withRetries(out, spec, ctx, Policy.resolve(options.policy, overrides), finish)
           return needsRedaction ? Effect.locallyWith(effect, Headers.currentRedactedNames, redactSecrets) : effect
         })
       })
 
+    const run = <A>(spec: Request<A>) => runWith(spec, decodeNow<A>)
     return {
       api,
       run,
+      runDeferred: <A>(spec: Request<A>) => runWith(spec, decodeLater<A>),
       runVoid: run
     } satisfies ApiClient
   })
+
+/** What an attempt does with the decoding of a 2xx body: run it now (a failure is judged by the policy) or hand it out. */
+type Finish<A, B> = (decode: Effect.Effect<A, Failure>) => Effect.Effect<B, Failure>
+const decodeNow = <A>(decode: Effect.Effect<A, Failure>): Effect.Effect<A, Failure> => decode
+const decodeLater = <A>(decode: Effect.Effect<A, Failure>): Effect.Effect<Effect.Effect<A, ApiError.ApiError>, Failure> =>
+  Effect.succeed(Effect.mapError(decode, (failure) => failure.error))
 
 /** Error context whose URL is redacted only when an error needs it. */
 const contextOf = (api: string, operation: string, method: string, rawUrl: string): Context => {

@@ -46,22 +46,40 @@ const items = <A>(page: Page<A>): Chunk.Chunk<A> => Chunk.unsafeFromArray(page.d
 export const stream = <A, E>(
   fetch: (pageNumber: number) => Effect.Effect<Page<A>, E>,
   options: Options
+): Stream.Stream<A, E> => streamDeferred((n) => Effect.map(fetch(n), Effect.succeed), options)
+
+/**
+ * The same, for a `fetch` whose result is the page still to be decoded (the
+ * outer effect is the request, the inner one decodes it). Pages fetched ahead
+ * wait undecoded and are decoded in order as the consumer reaches them, so a
+ * prefetched page holds one string rather than an object graph, and its items
+ * are created just before they are used.
+ *
+ * @since 0.1.0
+ */
+export const streamDeferred = <A, E>(
+  fetch: (pageNumber: number) => Effect.Effect<Effect.Effect<Page<A>, E>, E>,
+  options: Options
 ): Stream.Stream<A, E> =>
   Stream.unwrap(
-    Effect.map(fetch(1), (first) => {
+    Effect.map(Effect.flatten(fetch(1)), (first) => {
       const head = Stream.fromChunk(items(first))
       if (!continues(first)) return head
       const lastExpected = Math.max(2, Math.ceil(first.total / Math.max(1, options.pageSize)))
       let lastSeen: Page<A> = first
       const expected = Stream.range(2, lastExpected).pipe(
         Stream.mapEffect(fetch, { concurrency: Math.max(1, Math.floor(options.prefetch)) }),
+        Stream.mapEffect((decode) => decode),
         Stream.map((page) => (lastSeen = page)),
         Stream.takeUntil((page) => !continues(page))
       )
       const beyond = Stream.suspend(() =>
         continues(lastSeen)
           ? Stream.paginateChunkEffect(lastExpected + 1, (n) =>
-            Effect.map(fetch(n), (page) => [items(page), continues(page) ? Option.some(n + 1) : Option.none()] as const))
+            Effect.map(
+              Effect.flatten(fetch(n)),
+              (page) => [items(page), continues(page) ? Option.some(n + 1) : Option.none()] as const
+            ))
           : Stream.empty
       )
       return head.pipe(

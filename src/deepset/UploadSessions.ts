@@ -160,50 +160,64 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const paged = <A>(
     operation: string,
     options: StreamOptions | undefined,
-    fetch: (page: number, limit: number) => Effect.Effect<Paginate.Page<A>, ApiError.ApiError>
+    fetch: (
+      page: number,
+      limit: number
+    ) => Effect.Effect<Effect.Effect<Paginate.Page<A>, ApiError.ApiError>, ApiError.ApiError>
   ): Stream.Stream<A, ApiError.ApiError> => {
     const pageSize = options?.pageSize ?? defaultPageSize
     const prefetch = options?.prefetch ?? defaultPrefetch
     if (!Number.isInteger(pageSize) || pageSize < 1) return invalidStreamOption(operation, "pageSize", pageSize)
     if (!Number.isInteger(prefetch) || prefetch < 1) return invalidStreamOption(operation, "prefetch", prefetch)
-    return Paginate.stream((page) => fetch(page, pageSize), { pageSize, prefetch }).pipe(
+    return Paginate.streamDeferred((page) => fetch(page, pageSize), { pageSize, prefetch }).pipe(
       Stream.withSpan(`Deepset.${operation}`)
     )
   }
 
+  const listRequest = (
+    workspace: string,
+    options?: ListFilter & PageRequest
+  ): ApiClient.Request<Schemas.PaginatedSession> => ({
+    operation: "list",
+    method: "GET",
+    path: sessionsPath({ workspace_name: workspace }),
+    query: {
+      is_expired: options?.is_expired,
+      after: options?.after,
+      before: options?.before,
+      limit: options?.limit,
+      page_number: options?.page_number
+    },
+    idempotent: true,
+    response: decodeSessionPage
+  })
+
   const list = Effect.fn("Deepset.list")(function*(workspace: string, options?: ListFilter & PageRequest) {
-    return yield* client.run({
-      operation: "list",
-      method: "GET",
-      path: sessionsPath({ workspace_name: workspace }),
-      query: {
-        is_expired: options?.is_expired,
-        after: options?.after,
-        before: options?.before,
-        limit: options?.limit,
-        page_number: options?.page_number
-      },
-      idempotent: true,
-      response: decodeSessionPage
-    })
+    return yield* client.run(listRequest(workspace, options))
+  })
+
+  const getFilesRequest = (
+    workspace: string,
+    sessionId: string,
+    options?: FilesFilter & PageRequest
+  ): ApiClient.Request<Schemas.PaginatedSessionFile> => ({
+    operation: "getFiles",
+    method: "GET",
+    path: filesPath({ workspace_name: workspace, session_id: sessionId }),
+    query: {
+      after: options?.after,
+      before: options?.before,
+      ingestion_status: options?.ingestion_status,
+      limit: options?.limit,
+      page_number: options?.page_number
+    },
+    idempotent: true,
+    response: decodeFilePage
   })
 
   const getFiles = Effect.fn("Deepset.getFiles")(
     function*(workspace: string, sessionId: string, options?: FilesFilter & PageRequest) {
-      return yield* client.run({
-        operation: "getFiles",
-        method: "GET",
-        path: filesPath({ workspace_name: workspace, session_id: sessionId }),
-        query: {
-          after: options?.after,
-          before: options?.before,
-          ingestion_status: options?.ingestion_status,
-          limit: options?.limit,
-          page_number: options?.page_number
-        },
-        idempotent: true,
-        response: decodeFilePage
-      })
+      return yield* client.run(getFilesRequest(workspace, sessionId, options))
     }
   )
 
@@ -240,13 +254,15 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     list,
     getFiles,
     streamSessions: (workspace, options) =>
-      paged("streamSessions", options, (page_number, limit) => list(workspace, { ...options, page_number, limit })),
+      paged("streamSessions", options, (page_number, limit) =>
+        client.runDeferred(listRequest(workspace, { ...options, page_number, limit })).pipe(
+          Effect.withSpan("Deepset.list", { captureStackTrace: false })
+        )),
     streamFiles: (workspace, sessionId, options) =>
-      paged(
-        "streamFiles",
-        options,
-        (page_number, limit) => getFiles(workspace, sessionId, { ...options, page_number, limit })
-      )
+      paged("streamFiles", options, (page_number, limit) =>
+        client.runDeferred(getFilesRequest(workspace, sessionId, { ...options, page_number, limit })).pipe(
+          Effect.withSpan("Deepset.getFiles", { captureStackTrace: false })
+        ))
   })
 })
 

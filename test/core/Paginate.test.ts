@@ -129,4 +129,26 @@ describe("Paginate.stream", () => {
       expect(l.calls.length).toBeLessThan(12)
       expect(l.stats().inFlight).toBe(0)
     }))
+
+  it.effect("streamDeferred fetches ahead but decodes each page only when the consumer reaches it", () =>
+    Effect.gen(function*() {
+      const fetched: Array<number> = []
+      const decoded: Array<number> = []
+      const fetch = (page: number) =>
+        Effect.sync(() => {
+          fetched.push(page)
+          return Effect.sync(() => {
+            decoded.push(page)
+            return { data: [page], has_more: page < 10, total: 10 }
+          })
+        })
+      const seen: Array<number> = []
+      yield* Stream.runForEach(
+        Stream.take(Paginate.streamDeferred(fetch, { pageSize: 1, prefetch: 4 }), 3),
+        (n) => Effect.sync(() => void seen.push(n))
+      )
+      expect(seen).toEqual([1, 2, 3])
+      expect(decoded).toEqual([1, 2, 3])
+      expect(fetched.length).toBeGreaterThan(3) // pages 4… were fetched ahead, never decoded
+    }))
 })
