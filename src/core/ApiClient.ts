@@ -11,9 +11,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type * as HttpMethod from "@effect/platform/HttpMethod"
-import * as UrlParams from "@effect/platform/UrlParams"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -102,8 +100,6 @@ export interface ApiClient {
    * not as an object graph, and are decoded when consumed.
    */
   readonly runDeferred: <A>(request: Request<A>) => Effect.Effect<Effect.Effect<A, ApiError.ApiError>, ApiError.ApiError>
-  /** Runs an operation whose response has no body. */
-  readonly runVoid: (request: Request<void>) => Effect.Effect<void, ApiError.ApiError>
 }
 
 /** Where a failure happened, for error construction. */
@@ -703,8 +699,7 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
     return {
       api,
       run,
-      runDeferred: <A>(spec: Request<A>) => runWith(spec, decodeLater<A>),
-      runVoid: run
+      runDeferred: <A>(spec: Request<A>) => runWith(spec, decodeLater<A>)
     } satisfies ApiClient
   })
 
@@ -727,6 +722,3 @@ const contextOf = (api: string, operation: string, method: string, rawUrl: strin
   }
 }
 
-
-/** The response of a call, for callers that need headers (e.g. `Location`). @internal */
-export type Response = HttpClientResponse.HttpClientResponse

@@ -10,8 +10,6 @@
  *
  * @since 0.1.0
  */
-import * as Duration from "effect/Duration"
-import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
@@ -146,10 +144,3 @@ export const maxBodyExcerpt = 1024
 /** Cuts a body to the excerpt limit. @since 0.1.0 */
 export const excerpt = (body: string): string =>
   body.length <= maxBodyExcerpt ? body : `${body.slice(0, maxBodyExcerpt)}… (${body.length} chars)`
-
-/** Formats a retry-after for messages. @internal */
-export const formatRetryAfter = (retryAfter: Option.Option<Duration.Duration>): string =>
-  Option.match(retryAfter, {
-    onNone: () => "",
-    onSome: (d) => ` (the server asked to wait ${Duration.format(d)})`
-  })
