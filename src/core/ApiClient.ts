@@ -378,6 +378,21 @@ const transportError = (ctx: Context, description: string, notSent: boolean) =>
 
 const liveClockConstructor = Clock.make().constructor
 
+/** The parts of a base URL; an unusable one is reported by every call instead of crashing the layer. */
+const parseBaseUrl = (
+  raw: string
+): { readonly origin: string; readonly pathname: string; readonly search: string; readonly invalid?: string } => {
+  try {
+    const url = new URL(normalizeBase(raw))
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      return { origin: "", pathname: "", search: "", invalid: `must be http or https (got ${url.protocol})` }
+    }
+    return { origin: url.origin, pathname: url.pathname, search: url.search }
+  } catch {
+    return { origin: "", pathname: "", search: "", invalid: `is not a URL: ${JSON.stringify(redactUrl(raw))}` }
+  }
+}
+
 const encodeQuery = (query: Readonly<Record<string, QueryValue>> | undefined): string => {
   if (query === undefined) return ""
   let out = ""
@@ -401,7 +416,7 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
     const limiter = yield* RateLimiter.make
     const { api, credentials } = options
     const advice: Advice = { authHint: options.authHint, statusHints: options.statusHints }
-    const base = new URL(normalizeBase(options.baseUrl))
+    const base = parseBaseUrl(options.baseUrl)
     const origin = base.origin
     /** The base path (`/user/alice`); a query the base URL carries is kept on every URL. */
     const basePath = base.pathname.replace(/\/+$/, "")
@@ -650,6 +665,18 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
 
     const runWith = <A, B>(spec: Request<A>, finish: Finish<A, B>): Effect.Effect<B, ApiError.ApiError> =>
       Effect.suspend(() => {
+        if (base.invalid !== undefined) {
+          return Effect.fail(
+            new ApiError.InvalidRequest({
+              api,
+              operation: spec.operation,
+              method: spec.method,
+              url: "(invalid base URL)",
+              problems: [{ field: "baseUrl", message: base.invalid }],
+              message: `${api} ${spec.operation}: the base URL ${base.invalid}; nothing was sent`
+            })
+          )
+        }
         const query = encodeQuery(spec.query)
         const path = basePath + (Either.isRight(spec.path) ? spec.path.right : "") +
           (base.search === "" ? query : query === "" ? base.search : `${query}&${base.search.slice(1)}`)

@@ -86,6 +86,23 @@ describe("ApiClient", () => {
       expect(s.recorded).toHaveLength(0)
     }))
 
+  it.effect("an unusable base URL fails every call with InvalidRequest naming baseUrl, never a defect", () =>
+    Effect.gen(function*() {
+      for (const baseUrl of ["not a url", "ftp://files.example/", ""]) {
+        const s = Scripted.sequence(ok)
+        const client = yield* ApiClient.make({
+          api: "test",
+          baseUrl,
+          credentials: Credentials.none,
+          policy: Policy.make({})
+        }).pipe(Effect.provideService(HttpClient.HttpClient, s.client))
+        const error = yield* Effect.flip(client.run(get()))
+        expect(error._tag).toBe("InvalidRequest")
+        if (error._tag === "InvalidRequest") expect(error.problems[0]?.field).toBe("baseUrl")
+        expect(s.recorded).toHaveLength(0)
+      }
+    }))
+
   it.effect("retries 503 and 429 honouring Retry-After in seconds and as an HTTP-date", () =>
     Effect.gen(function*() {
       // TestClock starts at epoch 0: an HTTP-date 20 s after it
