@@ -33,6 +33,8 @@ const quick = args.includes("--quick")
 const useTsx = args.includes("--tsx")
 const record = args.includes("--record")
 const profile = args.includes("--profile")
+/** Extra node flags for every client child, for investigation (e.g. `BENCH_CHILD_FLAGS=--trace-gc`). */
+const childFlags = (process.env["BENCH_CHILD_FLAGS"] ?? "").split(" ").filter((flag) => flag.length > 0)
 const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",")
 const wanted = (scenario: string) => only === undefined || only.includes(scenario)
 
@@ -229,7 +231,10 @@ const runChild = (scenario: string, variant: string, params: unknown, tag = ""):
   new Promise((resolve) => {
     const profiled = profile && (variant.startsWith("effect-sessions") || scenario === "prefetch")
     const profileName = `${scenario}-${variant}${tag}`.replace(/[^\w.-]+/g, "_") + ".cpuprofile"
-    const flags = profiled ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${profileName}`] : []
+    const flags = [
+      ...(profiled ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${profileName}`] : []),
+      ...childFlags
+    ]
     const child = spawn(process.execPath, [...flags, ...script("client"), scenario, variant, JSON.stringify(params)], {
       stdio: ["ignore", "pipe", "inherit"],
       env: profiled ? { ...process.env, BENCH_PROFILE: "1" } : process.env
@@ -242,7 +247,13 @@ const runChild = (scenario: string, variant: string, params: unknown, tag = ""):
     child.once("exit", (code, signal) => {
       clearTimeout(timer)
       started.splice(started.indexOf(child), 1)
-      const last = out.trim().split("\n").pop() ?? ""
+      const lines = out.trim().split("\n")
+      const last = lines.pop() ?? ""
+      if (childFlags.length > 0) {
+        // What the flags printed (e.g. --trace-gc) goes to bench/.out/logs/, one file per child.
+        Fs.mkdirSync(Path.join(outDir, "logs"), { recursive: true })
+        Fs.writeFileSync(Path.join(outDir, "logs", profileName.replace(/\.cpuprofile$/, ".log")), lines.join("\n"))
+      }
       if (code !== 0) return resolve(new Error(`${scenario} / ${variant}: exited ${code ?? signal}`))
       let metrics: Metrics
       try {

@@ -507,7 +507,11 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
       if (out.body !== undefined) request = HttpClientRequest.bodyText(request, out.body, out.headers["content-type"])
       return Effect.mapError(
         Effect.flatMap(http.execute(request), (response) =>
-          Effect.map(response.text, (text): Transport.Exchange => ({ status: response.status, headers: response.headers, text }))),
+          Effect.map(response.text, (text): Transport.Exchange => ({
+            status: response.status,
+            headers: response.headers,
+            readText: () => text
+          }))),
         (e) => requestFailure(ctx, idempotent, e)
       ).pipe(
         Effect.timeoutFail({
@@ -556,12 +560,13 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
       token: Redacted.Redacted<string> | undefined,
       finish: Finish<A, B>
     ): Effect.Effect<B, Failure> => {
-      const { status, text } = answer
+      const status = answer.status
       const scrub = token === undefined ? scrubSecrets : (t: string) => scrubber([Redacted.value(token)])(scrubSecrets(t))
       if (status >= 200 && status < 300) {
         const response = spec.response
         if (response === undefined) return finish(Effect.succeed(undefined as A))
         return finish(Effect.suspend(() => {
+          const text = answer.readText()
           const json = parseJson(text)
           if (Either.isLeft(json)) {
             return Effect.fail({
@@ -578,7 +583,7 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
       return Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const retryAfter = Policy.parseRetryAfter(Transport.header(answer.headers, "retry-after"), now)
         return Effect.fail({
-          error: statusError(ctx, status, answer.headers, scrub(text), retryAfter, advice),
+          error: statusError(ctx, status, answer.headers, scrub(answer.readText()), retryAfter, advice),
           replayable: spec.idempotent && Policy.isRetryableStatus(policy, status),
           retryAfter,
           rejectedToken: status === 401 ? token : undefined

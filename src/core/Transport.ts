@@ -35,7 +35,11 @@ export interface Exchange {
   readonly status: number
   /** Lower-case names. */
   readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
-  readonly text: string
+  /**
+   * Reads the body as text. Read it once: a transport may let go of the
+   * body when it is read (a later read gives "").
+   */
+  readonly readText: () => string
 }
 
 /** Why a fast exchange failed. @since 0.1.0 */

@@ -37,61 +37,120 @@ const headerObject = (raw: ReadonlyArray<Buffer | string>): Record<string, strin
 }
 
 /**
- * The fast path over one undici dispatcher. It uses undici's callback
- * handler (`onConnect`/`onHeaders`/`onData`/`onComplete`/`onError`): on
- * large pages it costs measurably less per byte than the newer controller
- * handler, which undici adapts to this one internally.
+ * A whole answer whose body stays in undici's buffers (outside the JS heap)
+ * until it is read, and is let go of when it is read.
+ *
+ * Why both: the answer of a page fetched ahead waits for its consumer, and
+ * Effect's fiber machinery can keep objects of a finished call reachable from
+ * the old generation for a while (the young-generation collector then
+ * promotes whatever they hold, where only a full collection frees it). A
+ * body kept as one large string would be promoted with them; bytes read and
+ * dropped leave nothing large behind.
+ */
+class Answer implements Transport.Exchange {
+  #chunks: Array<Buffer> | undefined
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string | Array<string>>,
+    chunks: Array<Buffer>
+  ) {
+    this.#chunks = chunks
+  }
+  readText(): string {
+    const chunks = this.#chunks
+    this.#chunks = undefined
+    if (chunks === undefined || chunks.length === 0) return ""
+    return chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")
+  }
+}
+
+/**
+ * One exchange: undici's callback handler (`onConnect`/`onHeaders`/`onData`/
+ * `onComplete`/`onError`; on large pages it costs measurably less per byte
+ * than the newer controller handler, which undici adapts to this one) with
+ * the attempt timer. Its state lives in fields rather than closures so that
+ * it can drop everything it holds the moment it resumes the fiber.
+ */
+class Call implements Dispatcher.DispatchHandler {
+  #resume: ((effect: Effect.Effect<Transport.Exchange, Transport.Failure>) => void) | undefined
+  #timer: ReturnType<typeof setTimeout>
+  #abortRequest: ((reason: Error) => void) | undefined = undefined
+  #abortReason: Aborted | undefined = undefined
+  #status = 0
+  #rawHeaders: ReadonlyArray<Buffer | string> = []
+  #responded = false
+  #chunks: Array<Buffer> = []
+
+  constructor(resume: (effect: Effect.Effect<Transport.Exchange, Transport.Failure>) => void, timeoutMillis: number) {
+    this.#resume = resume
+    this.#timer = setTimeout(() => {
+      this.#finish(Effect.fail(timedOut))
+      this.#abort(new Aborted("attempt timeout"))
+    }, timeoutMillis)
+  }
+
+  /** Interruption: no resumption, and the request is aborted. */
+  cancel(): void {
+    this.#resume = undefined
+    this.#release()
+    this.#abort(new Aborted("interrupted"))
+  }
+
+  #release(): void {
+    clearTimeout(this.#timer)
+    this.#rawHeaders = []
+    this.#chunks = []
+  }
+
+  #finish(effect: Effect.Effect<Transport.Exchange, Transport.Failure>): void {
+    const resume = this.#resume
+    if (resume === undefined) return
+    this.#resume = undefined
+    this.#release()
+    resume(effect)
+  }
+
+  #abort(reason: Aborted): void {
+    this.#abortReason = reason
+    if (this.#abortRequest !== undefined) this.#abortRequest(reason)
+  }
+
+  onConnect(abortWith: (reason: Error) => void): void {
+    this.#abortRequest = abortWith
+    if (this.#abortReason !== undefined) abortWith(this.#abortReason)
+  }
+
+  onHeaders(statusCode: number, headers: Array<Buffer>): boolean {
+    if (statusCode < 200) return true // 1xx informational
+    this.#status = statusCode
+    this.#rawHeaders = headers
+    this.#responded = true
+    return true
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.#chunks.push(chunk)
+    return true
+  }
+
+  onComplete(): void {
+    this.#finish(Effect.succeed(new Answer(this.#status, headerObject(this.#rawHeaders), this.#chunks)))
+  }
+
+  onError(error: Error): void {
+    this.#finish(Effect.fail({ _tag: this.#responded ? "Body" : "Request", cause: error }))
+  }
+}
+
+/**
+ * The fast path over one undici dispatcher: one `dispatch` per attempt.
  *
  * @since 0.1.0
  */
 export const makeFastPath = (dispatcher: Dispatcher): Transport.FastPath => ({
   exchange: (request, timeoutMillis) =>
     Effect.async<Transport.Exchange, Transport.Failure>((resume) => {
-      let abortRequest: ((reason: Error) => void) | undefined
-      let abortReason: Aborted | undefined
-      let done = false
-      let status = 0
-      let rawHeaders: ReadonlyArray<Buffer | string> = []
-      let responded = false
-      const chunks: Array<Buffer> = []
-      const finish = (effect: Effect.Effect<Transport.Exchange, Transport.Failure>) => {
-        if (done) return
-        done = true
-        clearTimeout(timer)
-        resume(effect)
-      }
-      const abort = (reason: Aborted) => {
-        abortReason = reason
-        if (abortRequest !== undefined) abortRequest(reason)
-      }
-      const timer = setTimeout(() => {
-        finish(Effect.fail(timedOut))
-        abort(new Aborted("attempt timeout"))
-      }, timeoutMillis)
-      const handler: Dispatcher.DispatchHandler = {
-        onConnect(abortWith) {
-          abortRequest = abortWith
-          if (abortReason !== undefined) abortWith(abortReason)
-        },
-        onHeaders(statusCode, headers) {
-          if (statusCode < 200) return true // 1xx informational
-          status = statusCode
-          rawHeaders = headers
-          responded = true
-          return true
-        },
-        onData(chunk) {
-          chunks.push(chunk)
-          return true
-        },
-        onComplete() {
-          const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")
-          finish(Effect.succeed({ status, headers: headerObject(rawHeaders), text }))
-        },
-        onError(error) {
-          finish(Effect.fail({ _tag: responded ? "Body" : "Request", cause: error }))
-        }
-      }
+      const call = new Call(resume, timeoutMillis)
       dispatcher.dispatch(
         {
           origin: request.origin,
@@ -102,13 +161,9 @@ export const makeFastPath = (dispatcher: Dispatcher): Transport.FastPath => ({
           headersTimeout: 0,
           bodyTimeout: 0
         },
-        handler
+        call
       )
-      return Effect.sync(() => {
-        done = true
-        clearTimeout(timer)
-        abort(new Aborted("interrupted"))
-      })
+      return Effect.sync(() => call.cancel())
     })
 })
 

@@ -7,6 +7,8 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import * as Http from "node:http"
+import { Agent } from "undici"
 import { Deepset, Policy } from "../../src/index.js"
 import { UndiciHttpClient } from "../../src/node/index.js"
 import { DeepsetEmulator, Faults, Loopback } from "../../src/testing/index.js"
@@ -138,4 +140,29 @@ describe("UndiciHttpClient (fast path) on loopback", () => {
         expect((yield* emulator.recent).at(-1)!.headers["x-extra"]).toBe("yes")
       })
     ))
+
+  it.live("the fast path returns a many-chunk body whole, once: reading it lets go of the bytes", () =>
+    Effect.gen(function*() {
+      const body = JSON.stringify({ text: "é€𝄞".repeat(60_000) }) // ~540 KB of multi-byte UTF-8, many socket chunks
+      const server = Http.createServer((_, res) => {
+        res.writeHead(200, { "content-type": "application/json", "x-twice": "a" })
+        res.end(body)
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+      )
+      const port = (server.address() as { port: number }).port
+      const agent = new Agent()
+      yield* Effect.addFinalizer(() => Effect.promise(() => agent.destroy()))
+      const fast = UndiciHttpClient.makeFastPath(agent)
+      const answer = yield* fast.exchange(
+        { method: "GET", origin: `http://127.0.0.1:${port}`, path: "/", headers: {}, body: undefined },
+        5_000
+      )
+      expect(answer.status).toBe(200)
+      expect(answer.headers["x-twice"]).toBe("a")
+      expect(answer.readText()).toBe(body)
+      expect(answer.readText()).toBe("")
+    }).pipe(Effect.scoped))
 })
