@@ -12,15 +12,22 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import type * as HttpMethod from "@effect/platform/HttpMethod"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Tracer from "effect/Tracer"
 import * as ApiError from "./ApiError.js"
 import * as Credentials from "./Credentials.js"
 import * as FastDecode from "./FastDecode.js"
@@ -32,8 +39,10 @@ import { userAgent } from "./Version.js"
 
 /** How a client reaches its API. @since 0.1.0 */
 export interface Options {
-  /** The API's name in errors and spans ("deepset"). */
+  /** The API's name in errors ("deepset"). */
   readonly api: string
+  /** Each call is one span named `<spanPrefix>.<operation>` ("Deepset.getStatus"); default: `api`. */
+  readonly spanPrefix?: string | undefined
   /** Base URL, possibly with a base path (`https://hub/user/alice/`). */
   readonly baseUrl: string
   readonly credentials: Credentials.Credentials
@@ -415,6 +424,7 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
     const fast = Transport.fastPathOf(http)
     const limiter = yield* RateLimiter.make
     const { api, credentials } = options
+    const spanPrefix = options.spanPrefix ?? api
     const advice: Advice = { authHint: options.authHint, statusHints: options.statusHints }
     const base = parseBaseUrl(options.baseUrl)
     const origin = base.origin
@@ -495,18 +505,19 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
     /** The generic path: every `HttpClient` works, the attempt bounded by a `Clock` timer. */
     const genericExchange = (
       out: Transport.Outgoing,
-      ctx: Context,
-      policy: Policy.Policy,
+      call: Call,
       idempotent: boolean,
       budget: number,
       byDeadline: boolean
     ): Effect.Effect<Transport.Exchange, Failure> => {
+      const { ctx, policy, span } = call
       let request = HttpClientRequest.make(out.method as HttpMethod.HttpMethod)(out.origin + out.path, {
         headers: out.headers
       })
       if (out.body !== undefined) request = HttpClientRequest.bodyText(request, out.body, out.headers["content-type"])
+      const executed = span === undefined ? http.execute(request) : Effect.withParentSpan(http.execute(request), span)
       return Effect.mapError(
-        Effect.flatMap(http.execute(request), (response) =>
+        Effect.flatMap(executed, (response) =>
           Effect.map(response.text, (text): Transport.Exchange => ({
             status: response.status,
             headers: response.headers,
@@ -521,51 +532,38 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
       )
     }
 
-    /** The fast path of effect-sessions' own transport: its timer, its span. */
+    /** The fast path of effect-sessions' own transport: its timer, no fiber race. */
     const fastExchange = (
       fastPath: Transport.FastPath,
       out: Transport.Outgoing,
-      ctx: Context,
-      policy: Policy.Policy,
+      call: Call,
       idempotent: boolean,
       budget: number,
       byDeadline: boolean
     ): Effect.Effect<Transport.Exchange, Failure> =>
-      Effect.withFiberRuntime((fiber) => {
-        const send = (o: Transport.Outgoing) =>
-          Effect.mapError(fastPath.exchange(o, Math.max(0, budget)), (f): Failure =>
-            f._tag === "Timeout"
-              ? timeoutFailure(ctx, policy, idempotent, byDeadline)
-              : f._tag === "Body"
-              ? bodyFailure(ctx, idempotent, f.cause)
-              : connectionFailure(ctx, idempotent, f.cause))
-        if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return send(out)
-        return Effect.useSpan(`http.client ${out.method}`, { kind: "client", captureStackTrace: false }, (span) => {
-          span.attribute("http.request.method", out.method)
-          span.attribute("url.full", ctx.url)
-          const propagate = fiber.getFiberRef(HttpClient.currentTracerPropagation)
-          return Effect.tap(
-            send(propagate ? { ...out, headers: { ...out.headers, ...HttpTraceContext.toHeaders(span) } } : out),
-            (answer) => span.attribute("http.response.status_code", answer.status)
-          )
-        })
-      })
+      Effect.mapError(fastPath.exchange(out, Math.max(0, budget)), (f): Failure =>
+        f._tag === "Timeout"
+          ? timeoutFailure(call.ctx, call.policy, idempotent, byDeadline)
+          : f._tag === "Body"
+          ? bodyFailure(call.ctx, idempotent, f.cause)
+          : connectionFailure(call.ctx, idempotent, f.cause))
 
     /** Turns an answer into the value or a failure the policy can judge. */
     const classify = <A, B>(
       answer: Transport.Exchange,
       spec: Request<A>,
-      ctx: Context,
-      policy: Policy.Policy,
+      call: Call,
       token: Redacted.Redacted<string> | undefined,
       finish: Finish<A, B>
     ): Effect.Effect<B, Failure> => {
+      const { ctx, policy } = call
       const status = answer.status
+      call.span?.attribute("http.response.status_code", status)
       const scrub = token === undefined ? scrubSecrets : (t: string) => scrubber([Redacted.value(token)])(scrubSecrets(t))
       if (status >= 200 && status < 300) {
         const response = spec.response
-        if (response === undefined) return finish(Effect.succeed(undefined as A))
-        return finish(Effect.suspend(() => {
+        if (response === undefined) return finish(() => Effect.void as Effect.Effect<A>)
+        return finish((): Effect.Effect<A, Failure> => {
           const text = answer.readText()
           const json = parseJson(text)
           if (Either.isLeft(json)) {
@@ -578,16 +576,14 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
           if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
           const { issue, path } = issuePath(decoded.left)
           return Effect.fail({ error: decodeError(ctx, status, scrub(text), path, scrub(issue)), replayable: false })
-        }))
-      }
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const retryAfter = Policy.parseRetryAfter(Transport.header(answer.headers, "retry-after"), now)
-        return Effect.fail({
-          error: statusError(ctx, status, answer.headers, scrub(answer.readText()), retryAfter, advice),
-          replayable: spec.idempotent && Policy.isRetryableStatus(policy, status),
-          retryAfter,
-          rejectedToken: status === 401 ? token : undefined
         })
+      }
+      const retryAfter = Policy.parseRetryAfter(Transport.header(answer.headers, "retry-after"), call.clock.unsafeCurrentTimeMillis())
+      return Effect.fail({
+        error: statusError(ctx, status, answer.headers, scrub(answer.readText()), retryAfter, advice),
+        replayable: spec.idempotent && Policy.isRetryableStatus(policy, status),
+        retryAfter,
+        rejectedToken: status === 401 ? token : undefined
       })
     }
 
@@ -595,81 +591,79 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
     const attempt = <A, B>(
       out: Transport.Outgoing,
       spec: Request<A>,
-      ctx: Context,
-      policy: Policy.Policy,
+      call: Call,
       budget: number,
       byDeadline: boolean,
       finish: Finish<A, B>
-    ): Effect.Effect<B, Failure> =>
-      Effect.clockWith((clock) => {
-        const send = (o: Transport.Outgoing) =>
-          fast !== undefined && clock.constructor === liveClockConstructor
-            ? fastExchange(fast, o, ctx, policy, spec.idempotent, budget, byDeadline)
-            : genericExchange(o, ctx, policy, spec.idempotent, budget, byDeadline)
-        const sent: Effect.Effect<B, Failure> = credentials._tag === "Dynamic"
-          ? Effect.flatMap(
-            Effect.mapError(credentials.source.get, (error): Failure => ({ error, replayable: false })),
-            (token) =>
-              Effect.flatMap(
-                send({
-                  ...out,
-                  headers: { ...out.headers, authorization: Credentials.authorization(credentials.scheme, token) }
-                }),
-                (answer) => classify(answer, spec, ctx, policy, token, finish)
-              )
-          )
-          : Effect.flatMap(send(out), (answer) => classify(answer, spec, ctx, policy, undefined, finish))
-        return policy.rateLimit === undefined ? sent : Effect.zipRight(limiter.take(policy.rateLimit), sent)
-      })
+    ): Effect.Effect<B, Failure> => {
+      const send = (o: Transport.Outgoing) =>
+        call.fast !== undefined
+          ? fastExchange(call.fast, o, call, spec.idempotent, budget, byDeadline)
+          : genericExchange(o, call, spec.idempotent, budget, byDeadline)
+      const sent: Effect.Effect<B, Failure> = credentials._tag === "Dynamic"
+        ? Effect.flatMap(
+          Effect.mapError(credentials.source.get, (error): Failure => ({ error, replayable: false })),
+          (token) =>
+            Effect.flatMap(
+              send({
+                ...out,
+                headers: { ...out.headers, authorization: Credentials.authorization(credentials.scheme, token) }
+              }),
+              (answer) => classify(answer, spec, call, token, finish)
+            )
+        )
+        : Effect.flatMap(send(out), (answer) => classify(answer, spec, call, undefined, finish))
+      return call.policy.rateLimit === undefined ? sent : Effect.zipRight(limiter.take(call.policy.rateLimit), sent)
+    }
 
     /**
      * The policy around attempts: each attempt gets the attempt timeout or
      * what is left of the deadline (one timer per attempt); waits that would
-     * pass the deadline are not taken.
+     * pass the deadline are not taken. Each retry is an event on the call's span.
      */
     const withRetries = <A, B>(
       out: Transport.Outgoing,
       spec: Request<A>,
-      ctx: Context,
-      policy: Policy.Policy,
+      call: Call,
       finish: Finish<A, B>
-    ): Effect.Effect<B, ApiError.ApiError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (start) => {
-        const deadlineAt = start + Duration.toMillis(policy.deadline)
-        const attemptMillis = Duration.toMillis(policy.attemptTimeout)
-        const loop = (retry: number, tokenRefreshed: boolean, now: number): Effect.Effect<B, ApiError.ApiError> => {
-          const remaining = deadlineAt - now
-          return Effect.catchAll(
-            attempt(out, spec, ctx, policy, Math.min(attemptMillis, remaining), remaining <= attemptMillis, finish),
-            (failure) => {
-              if (failure.rejectedToken !== undefined && credentials._tag === "Dynamic" && !tokenRefreshed) {
-                return Effect.zipRight(
-                  credentials.source.reject(failure.rejectedToken),
-                  Effect.flatMap(Clock.currentTimeMillis, (t) => loop(retry, true, t))
-                )
-              }
-              if (!failure.replayable || retry >= policy.maxRetries) return Effect.fail(failure.error)
-              if (failure.retryAfter !== undefined && Duration.greaterThan(failure.retryAfter, policy.retryAfterCap)) {
-                return Effect.fail(failure.error)
-              }
-              return Effect.flatMap(Random.next, (random) => {
-                const wait = failure.retryAfter ?? Policy.backoff(policy, retry, random)
-                return Effect.flatMap(Clock.currentTimeMillis, (t) =>
-                  t + Duration.toMillis(wait) >= deadlineAt
-                    ? Effect.fail(failure.error)
-                    : Effect.zipRight(
-                      Effect.sleep(wait),
-                      Effect.flatMap(Clock.currentTimeMillis, (after) => loop(retry + 1, tokenRefreshed, after))
-                    ))
-              })
+    ): Effect.Effect<B, ApiError.ApiError> => {
+      const { clock, policy, span } = call
+      const deadlineAt = clock.unsafeCurrentTimeMillis() + Duration.toMillis(policy.deadline)
+      const attemptMillis = Duration.toMillis(policy.attemptTimeout)
+      const loop = (retry: number, tokenRefreshed: boolean): Effect.Effect<B, ApiError.ApiError> => {
+        const remaining = deadlineAt - clock.unsafeCurrentTimeMillis()
+        return Effect.catchAll(
+          attempt(out, spec, call, Math.min(attemptMillis, remaining), remaining <= attemptMillis, finish),
+          (failure) => {
+            if (failure.rejectedToken !== undefined && credentials._tag === "Dynamic" && !tokenRefreshed) {
+              span?.event("credentials refreshed", clock.unsafeCurrentTimeNanos())
+              return Effect.zipRight(credentials.source.reject(failure.rejectedToken), Effect.suspend(() => loop(retry, true)))
             }
-          )
-        }
-        return loop(0, false, start)
-      })
+            if (!failure.replayable || retry >= policy.maxRetries) return Effect.fail(failure.error)
+            if (failure.retryAfter !== undefined && Duration.greaterThan(failure.retryAfter, policy.retryAfterCap)) {
+              return Effect.fail(failure.error)
+            }
+            return Effect.flatMap(Random.next, (random) => {
+              const wait = failure.retryAfter ?? Policy.backoff(policy, retry, random)
+              const waitMillis = Duration.toMillis(wait)
+              if (clock.unsafeCurrentTimeMillis() + waitMillis >= deadlineAt) return Effect.fail(failure.error)
+              span?.event("retry", clock.unsafeCurrentTimeNanos(), {
+                "http.request.resend_count": retry + 1,
+                "retry.wait_ms": waitMillis,
+                "error.type": failure.error._tag,
+                ...(failure.error.status === undefined ? {} : { "http.response.status_code": failure.error.status })
+              })
+              span?.attribute("http.request.resend_count", retry + 1)
+              return Effect.zipRight(Effect.sleep(wait), Effect.suspend(() => loop(retry + 1, tokenRefreshed)))
+            })
+          }
+        )
+      }
+      return loop(0, false)
+    }
 
     const runWith = <A, B>(spec: Request<A>, finish: Finish<A, B>): Effect.Effect<B, ApiError.ApiError> =>
-      Effect.suspend(() => {
+      Effect.withFiberRuntime((fiber) => {
         if (base.invalid !== undefined) {
           return Effect.fail(
             new ApiError.InvalidRequest({
@@ -685,7 +679,7 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
         const query = encodeQuery(spec.query)
         const path = basePath + (Either.isRight(spec.path) ? spec.path.right : "") +
           (base.search === "" ? query : query === "" ? base.search : `${query}&${base.search.slice(1)}`)
-        const ctx = contextOf(api, spec.operation, spec.method, origin + path)
+        const ctx: Context = { api, operation: spec.operation, method: spec.method, url: redactUrl(origin + path) }
         if (Either.isLeft(spec.path)) {
           const bad = spec.path.left
           return Effect.fail(
@@ -720,11 +714,35 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
             headers = { ...fixedHeaders, "content-type": "application/x-www-form-urlencoded" }
           }
         }
+        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        const span = fiber.getFiberRef(FiberRef.currentTracerEnabled)
+          ? startSpan(fiber, clock, `${spanPrefix}.${spec.operation}`, spec.method, ctx)
+          : undefined
+        if (span !== undefined && fiber.getFiberRef(HttpClient.currentTracerPropagation)) {
+          headers = { ...headers, ...HttpTraceContext.toHeaders(span) }
+        }
+        const call: Call = {
+          ctx,
+          policy: Policy.resolve(options.policy, fiber.getFiberRef(Policy.currentOverrides)),
+          clock,
+          span,
+          // The fast path keeps its own wall-clock timer, so it serves only the live Clock (TestClock drives the generic one).
+          fast: fast !== undefined && clock.constructor === liveClockConstructor ? fast : undefined
+        }
         const out: Transport.Outgoing = { method: spec.method, origin, path, headers, body }
-        return Effect.flatMap(FiberRef.get(Policy.currentOverrides), (overrides) => {
-          const effect = withRetries(out, spec, ctx, Policy.resolve(options.policy, overrides), finish)
-          return needsRedaction ? Effect.locallyWith(effect, Headers.currentRedactedNames, redactSecrets) : effect
-        })
+        let effect = withRetries(out, spec, call, finish)
+        if (span !== undefined) {
+          const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+          effect = Effect.onExit(effect, (exit) =>
+            Effect.sync(() => {
+              if (exit._tag === "Failure") {
+                const failure = Cause.failureOption(exit.cause)
+                if (failure._tag === "Some") span.attribute("error.type", failure.value._tag)
+              }
+              span.end(timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), exit)
+            }))
+        }
+        return needsRedaction ? Effect.locallyWith(effect, Headers.currentRedactedNames, redactSecrets) : effect
       })
 
     const run = <A>(spec: Request<A>) => runWith(spec, decodeNow<A>)
@@ -735,22 +753,64 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
     } satisfies ApiClient
   })
 
-/** What an attempt does with the decoding of a 2xx body: run it now (a failure is judged by the policy) or hand it out. */
-type Finish<A, B> = (decode: Effect.Effect<A, Failure>) => Effect.Effect<B, Failure>
-const decodeNow = <A>(decode: Effect.Effect<A, Failure>): Effect.Effect<A, Failure> => decode
-const decodeLater = <A>(decode: Effect.Effect<A, Failure>): Effect.Effect<Effect.Effect<A, ApiError.ApiError>, Failure> =>
-  Effect.succeed(Effect.mapError(decode, (failure) => failure.error))
+/**
+ * What an attempt does with the decoding of a 2xx body: run it now (a
+ * failure is judged by the policy) or hand it out to run later.
+ */
+type Finish<A, B> = (decode: () => Effect.Effect<A, Failure>) => Effect.Effect<B, Failure>
+const decodeNow = <A>(decode: () => Effect.Effect<A, Failure>): Effect.Effect<A, Failure> => decode()
+const decodeLater = <A>(
+  decode: () => Effect.Effect<A, Failure>
+): Effect.Effect<Effect.Effect<A, ApiError.ApiError>, Failure> =>
+  Effect.succeed(Effect.mapError(Effect.suspend(decode), (failure) => failure.error))
 
-/** Error context whose URL is redacted only when an error needs it. */
-const contextOf = (api: string, operation: string, method: string, rawUrl: string): Context => {
-  let url: string | undefined
-  return {
-    api,
-    operation,
-    method,
-    get url() {
-      return url ??= redactUrl(rawUrl)
-    }
+/** What every step of one call shares. */
+interface Call {
+  readonly ctx: Context
+  readonly policy: Policy.Policy
+  readonly clock: Clock.Clock
+  /** The call's span, when tracing is on. */
+  readonly span: Tracer.Span | undefined
+  /** The transport's fast path, when it has one and the Clock is the live one. */
+  readonly fast: Transport.FastPath | undefined
+}
+
+/**
+ * The call's span, as `Effect.useSpan` would make it (parent from the
+ * context unless propagation is disabled there, the fiber's span annotations
+ * and links), without the effects around it: a call costs one span.
+ */
+const startSpan = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  clock: Clock.Clock,
+  name: string,
+  method: string,
+  ctx: Context
+): Tracer.Span => {
+  const parent = withPropagation(Context.getOption(fiber.currentContext, Tracer.ParentSpan))
+  const links = fiber.getFiberRef(FiberRef.currentTracerSpanLinks)
+  const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+  const span = fiber.currentTracer.span(
+    name,
+    parent,
+    Context.empty(),
+    Chunk.toReadonlyArray(links),
+    timed ? clock.unsafeCurrentTimeNanos() : BigInt(0),
+    "client"
+  )
+  const annotations = fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)
+  if (HashMap.size(annotations) > 0) HashMap.forEach(annotations, (value, key) => span.attribute(key, value))
+  span.attribute("http.request.method", method)
+  span.attribute("url.full", ctx.url)
+  return span
+}
+
+/** The nearest span whose context does not disable propagation (as Effect's own spans pick their parent). */
+const withPropagation = (span: Option.Option<Tracer.AnySpan>): Option.Option<Tracer.AnySpan> => {
+  let current = span
+  while (current._tag === "Some" && Context.get(current.value.context, Tracer.DisablePropagation)) {
+    current = current.value._tag === "Span" ? current.value.parent : Option.none()
   }
+  return current
 }
 

@@ -139,6 +139,7 @@ const normalizeBaseUrl = (url: string): string => url.replace(/\/+$/, "").replac
 export const make = Effect.fnUntraced(function*(options: Options) {
   const client = yield* ApiClient.make({
     api: "deepset",
+    spanPrefix: "Deepset",
     baseUrl: normalizeBaseUrl(options.baseUrl ?? defaultBaseUrl),
     credentials: Credentials.bearer(options.apiKey),
     policy: Policy.make(options.policy),
@@ -192,9 +193,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     response: decodeSessionPage
   })
 
-  const list = Effect.fn("Deepset.list")(function*(workspace: string, options?: ListFilter & PageRequest) {
-    return yield* client.run(listRequest(workspace, options))
-  })
+  const list = (workspace: string, options?: ListFilter & PageRequest) => client.run(listRequest(workspace, options))
 
   const getFilesRequest = (
     workspace: string,
@@ -215,54 +214,44 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     response: decodeFilePage
   })
 
-  const getFiles = Effect.fn("Deepset.getFiles")(
-    function*(workspace: string, sessionId: string, options?: FilesFilter & PageRequest) {
-      return yield* client.run(getFilesRequest(workspace, sessionId, options))
-    }
-  )
+  const getFiles = (workspace: string, sessionId: string, options?: FilesFilter & PageRequest) =>
+    client.run(getFilesRequest(workspace, sessionId, options))
 
   return UploadSessions.of({
-    create: Effect.fn("Deepset.create")(function*(workspace: string, options?: Schemas.CreateSession) {
-      return yield* client.run({
+    create: (workspace, options) =>
+      client.run({
         operation: "create",
         method: "POST",
         path: sessionsPath({ workspace_name: workspace }),
         body: ApiClient.jsonBody(Schemas.CreateSession, options ?? {}),
         idempotent: false,
         response: decodeUploadSession
-      })
-    }),
-    close: Effect.fn("Deepset.close")(function*(workspace: string, sessionId: string) {
-      return yield* client.run({
+      }),
+    close: (workspace, sessionId) =>
+      client.run({
         operation: "close",
         method: "PUT",
         path: sessionPath({ workspace_name: workspace, session_id: sessionId }),
         body: closeBody,
         idempotent: true,
         response: undefined
-      })
-    }),
-    getStatus: Effect.fn("Deepset.getStatus")(function*(workspace: string, sessionId: string) {
-      return yield* client.run({
+      }),
+    getStatus: (workspace, sessionId) =>
+      client.run({
         operation: "getStatus",
         method: "GET",
         path: sessionPath({ workspace_name: workspace, session_id: sessionId }),
         idempotent: true,
         response: decodeSessionDetail
-      })
-    }),
+      }),
     list,
     getFiles,
     streamSessions: (workspace, options) =>
       paged("streamSessions", options, (page_number, limit) =>
-        client.runDeferred(listRequest(workspace, { ...options, page_number, limit })).pipe(
-          Effect.withSpan("Deepset.list", { captureStackTrace: false })
-        )),
+        client.runDeferred(listRequest(workspace, { ...options, page_number, limit }))),
     streamFiles: (workspace, sessionId, options) =>
       paged("streamFiles", options, (page_number, limit) =>
-        client.runDeferred(getFilesRequest(workspace, sessionId, { ...options, page_number, limit })).pipe(
-          Effect.withSpan("Deepset.getFiles", { captureStackTrace: false })
-        ))
+        client.runDeferred(getFilesRequest(workspace, sessionId, { ...options, page_number, limit })))
   })
 })
 

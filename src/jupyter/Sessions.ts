@@ -188,6 +188,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const xsrf = xsrfHeaders(options.xsrf)
   const client = yield* ApiClient.make({
     api: "jupyter",
+    spanPrefix: "Jupyter",
     baseUrl: options.baseUrl,
     credentials: options.token === undefined ? Credentials.none : Credentials.token(options.token),
     policy: Policy.make(options.policy, defaultPolicy),
@@ -233,24 +234,21 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const urlPath = (path: Either.Either<string, Path.BadSegment>) => Either.getOrElse(path, () => "/api/sessions/…")
 
   return Sessions.of({
-    listSessions: Effect.fn("Jupyter.listSessions")(function*() {
-      const bad = misconfigured("listSessions", "GET", "/api/sessions")
-      if (bad !== undefined) return yield* bad
-      return yield* run({
+    listSessions: () =>
+      misconfigured("listSessions", "GET", "/api/sessions") ?? run({
         operation: "listSessions",
         method: "GET",
         path: sessionsPath,
         idempotent: true,
         response: decodeSessionList
-      })
-    }),
-    createSession: Effect.fn("Jupyter.createSession")(function*(create: Schemas.CreateSession) {
+      }),
+    createSession: (create) => {
       const bad = misconfigured("createSession", "POST", "/api/sessions")
-      if (bad !== undefined) return yield* bad
+      if (bad !== undefined) return bad
       const given: unknown = create
       const missing = requiredOnCreate.filter((field) => !isRecord(given) || typeof given[field] !== "string")
       if (missing.length > 0) {
-        return yield* refuse(
+        return refuse(
           "createSession",
           "POST",
           "/api/sessions",
@@ -258,7 +256,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
           `${missing.join(" and ")} ${missing.length === 1 ? "is" : "are"} required`
         )
       }
-      return yield* run({
+      return run({
         operation: "createSession",
         method: "POST",
         path: sessionsPath,
@@ -267,30 +265,28 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         idempotent: true,
         response: decodeSession
       })
-    }),
-    getSession: Effect.fn("Jupyter.getSession")(function*(sessionId: string) {
+    },
+    getSession: (sessionId) => {
       const path = sessionPath({ session_id: sessionId })
-      const bad = misconfigured("getSession", "GET", urlPath(path))
-      if (bad !== undefined) return yield* bad
-      return yield* run({
+      return misconfigured("getSession", "GET", urlPath(path)) ?? run({
         operation: "getSession",
         method: "GET",
         path,
         idempotent: true,
         response: decodeSession
       })
-    }),
-    updateSession: Effect.fn("Jupyter.updateSession")(function*(sessionId: string, changes: Schemas.UpdateSession) {
+    },
+    updateSession: (sessionId, changes) => {
       const path = sessionPath({ session_id: sessionId })
       const bad = misconfigured("updateSession", "PATCH", urlPath(path))
-      if (bad !== undefined) return yield* bad
+      if (bad !== undefined) return bad
       const given: unknown = changes
       const kernel = isRecord(given) ? given["kernel"] : undefined
       const changesSomething = isRecord(given) &&
         (updatable.some((field) => given[field] !== undefined) ||
           (isRecord(kernel) && (kernel["name"] !== undefined || kernel["id"] !== undefined)))
       if (!changesSomething) {
-        return yield* refuse(
+        return refuse(
           "updateSession",
           "PATCH",
           urlPath(path),
@@ -298,7 +294,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
           "nothing to change: set at least one of path, name, type, kernel.name, kernel.id"
         )
       }
-      return yield* run({
+      return run({
         operation: "updateSession",
         method: "PATCH",
         path,
@@ -306,19 +302,17 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         idempotent: true,
         response: decodeSession
       })
-    }),
-    deleteSession: Effect.fn("Jupyter.deleteSession")(function*(sessionId: string) {
+    },
+    deleteSession: (sessionId) => {
       const path = sessionPath({ session_id: sessionId })
-      const bad = misconfigured("deleteSession", "DELETE", urlPath(path))
-      if (bad !== undefined) return yield* bad
-      return yield* run({
+      return misconfigured("deleteSession", "DELETE", urlPath(path)) ?? run({
         operation: "deleteSession",
         method: "DELETE",
         path,
         idempotent: true,
         response: undefined
       })
-    })
+    }
   })
 })
 

@@ -1,5 +1,6 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -10,6 +11,7 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
+import * as Tracer from "effect/Tracer"
 import * as ApiClient from "../../src/core/ApiClient.js"
 import type * as ApiError from "../../src/core/ApiError.js"
 import * as Credentials from "../../src/core/Credentials.js"
@@ -200,14 +202,93 @@ describe("ApiClient", () => {
     Effect.gen(function*() {
       const s = Scripted.make(() => ({ ...ok, delay: "1 hour" }))
       const client = yield* clientOn(s, { attemptTimeout: "4 seconds", deadline: "10 seconds", maxRetries: 100 })
-      const fiber = yield* Effect.fork(client.run(get()))
-      yield* TestClock.adjust("10 seconds")
-      const error = failure(yield* Fiber.await(fiber))
+      const start = yield* Clock.currentTimeMillis
+      // The TestClock moves in steps until the call is done (robust to when the call's fiber starts).
+      const error = failure(yield* runWithClock(client.run(get()), "500 millis"))
+      expect((yield* Clock.currentTimeMillis) - start).toBeLessThanOrEqual(11_000) // 10 s deadline, 500 ms steps
       expect(error._tag).toBe("Timeout")
       if (error._tag === "Timeout") expect(error.kind).toBe("deadline")
       expect(s.recorded.length).toBeGreaterThanOrEqual(2)
       expect(s.recorded.length).toBeLessThanOrEqual(3)
     }))
+
+  it.effect("each call is one client span under the caller's span; retries are its events", () => {
+    interface Recorded {
+      readonly name: string
+      readonly kind: string
+      readonly parent: string | undefined
+      readonly spanId: string
+      readonly attributes: Map<string, unknown>
+      readonly events: Array<[string, Record<string, unknown> | undefined]>
+      exit?: Exit.Exit<unknown, unknown>
+    }
+    const spans: Array<Recorded> = []
+    let ids = 0
+    const tracer = Tracer.make({
+      span: (name, parent, context, links, startTime, kind) => {
+        const recorded: Recorded = {
+          name,
+          kind,
+          parent: parent._tag === "Some" ? parent.value.spanId : undefined,
+          spanId: `span${++ids}`,
+          attributes: new Map(),
+          events: []
+        }
+        spans.push(recorded)
+        return {
+          _tag: "Span",
+          name,
+          spanId: recorded.spanId,
+          traceId: "0af7651916cd43dd8448eb211c80319c",
+          parent,
+          context,
+          status: { _tag: "Started", startTime },
+          attributes: recorded.attributes,
+          links,
+          sampled: true,
+          kind,
+          end: (_endTime, exit) => void (recorded.exit = exit),
+          attribute: (key, value) => void recorded.attributes.set(key, value),
+          event: (eventName, _time, attributes) => void recorded.events.push([eventName, attributes]),
+          addLinks: () => undefined
+        }
+      },
+      context: (f) => f()
+    })
+    return Effect.gen(function*() {
+      const s = Scripted.make((_, i) => (i === 0 || i === 2 ? Scripted.json(503, {}) : ok))
+      const client = yield* clientOn(s, { jitter: 0 })
+      const result = yield* runWithClock(client.run(get()).pipe(Effect.withSpan("caller")))
+      expect(Exit.isSuccess(result)).toBe(true)
+      const caller = spans.find((span) => span.name === "caller")!
+      const call = spans.find((span) => span.name === "test.getThing")!
+      expect(call.kind).toBe("client")
+      expect(call.parent).toBe(caller.spanId)
+      expect(call.attributes.get("http.request.method")).toBe("GET")
+      expect(call.attributes.get("url.full")).toBe("https://api.example/base/things/t1")
+      expect(call.attributes.get("http.response.status_code")).toBe(200)
+      expect(call.attributes.get("http.request.resend_count")).toBe(1)
+      expect(call.events).toEqual([[
+        "retry",
+        { "http.request.resend_count": 1, "retry.wait_ms": 200, "error.type": "ServerError", "http.response.status_code": 503 }
+      ]])
+      expect(call.exit && Exit.isSuccess(call.exit)).toBe(true)
+      // The generic HttpClient's own span per request sits under the call's span.
+      const attempts = spans.filter((span) => span.name.startsWith("http.client"))
+      expect(attempts).toHaveLength(2)
+      for (const attempt of attempts) expect(attempt.parent).toBe(call.spanId)
+
+      spans.length = 0
+      const failed = yield* runWithClock(client.run(get()).pipe(Policy.withPolicy({ maxRetries: 0 })))
+      expect(Exit.isFailure(failed)).toBe(true)
+      const failedCall = spans.find((span) => span.name === "test.getThing")!
+      expect(failedCall.attributes.get("error.type")).toBe("ServerError")
+
+      spans.length = 0
+      yield* client.run(get()).pipe(Effect.withTracerEnabled(false), Effect.exit)
+      expect(spans.filter((span) => span.name === "test.getThing")).toHaveLength(0)
+    }).pipe(Effect.withTracer(tracer))
+  })
 
   it.effect("a per-call withPolicy overrides the layer's policy", () =>
     Effect.gen(function*() {
