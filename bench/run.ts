@@ -35,6 +35,8 @@ const record = args.includes("--record")
 const profile = args.includes("--profile")
 /** Extra node flags for every client child, for investigation (e.g. `BENCH_CHILD_FLAGS=--trace-gc`). */
 const childFlags = (process.env["BENCH_CHILD_FLAGS"] ?? "").split(" ").filter((flag) => flag.length > 0)
+/** The same for the server process (e.g. `BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/server"`). */
+const serverFlags = (process.env["BENCH_SERVER_FLAGS"] ?? "").split(" ").filter((flag) => flag.length > 0)
 const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",")
 const wanted = (scenario: string) => only === undefined || only.includes(scenario)
 
@@ -130,7 +132,7 @@ const startServer = (): Promise<ServerInfo> =>
       latencyMs,
       jupyterSessions
     }
-    const child = spawn(process.execPath, [...script("server"), JSON.stringify(params)], {
+    const child = spawn(process.execPath, [...serverFlags, ...script("server"), JSON.stringify(params)], {
       stdio: ["pipe", "pipe", "inherit"]
     })
     started.push(child)

@@ -19,6 +19,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as HashMap from "effect/HashMap"
@@ -739,7 +740,9 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
                 const failure = Cause.failureOption(exit.cause)
                 if (failure._tag === "Some") span.attribute("error.type", failure.value._tag)
               }
-              span.end(timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), exit)
+              // A span keeps the exit it ends with: a successful one ends with `void`, not with the call's
+              // value (a decoded listing would otherwise live as long as the span does).
+              span.end(timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), exit._tag === "Success" ? Exit.void : exit)
             }))
         }
         return needsRedaction ? Effect.locallyWith(effect, Headers.currentRedactedNames, redactSecrets) : effect

@@ -110,46 +110,12 @@ const compile = (ast: AST.AST): Check => {
           return out
         }
       }
-      const fields = ast.propertySignatures.map((ps) => ({
+      return struct(ast.propertySignatures.map((ps) => ({
         name: ps.name,
         optional: ps.isOptional,
+        nullable: false,
         check: compile(ps.type)
-      }))
-      // The input itself is the result when it holds only known keys and no
-      // field changed (the usual case for JSON just parsed): no copy, no garbage.
-      const copyKnown = (u: Record<PropertyKey, unknown>, upTo: number) => {
-        const out: Record<PropertyKey, unknown> = {}
-        for (let i = 0; i < upTo; i++) {
-          const name = fields[i]!.name
-          if (Object.prototype.hasOwnProperty.call(u, name)) out[name] = u[name]
-        }
-        return out
-      }
-      return (u) => {
-        if (!isObject(u)) return invalid
-        let out: Record<PropertyKey, unknown> | undefined
-        let present = 0
-        for (let i = 0; i < fields.length; i++) {
-          const field = fields[i]!
-          if (!Object.prototype.hasOwnProperty.call(u, field.name)) {
-            if (field.optional) continue
-            return invalid
-          }
-          const given = u[field.name]
-          const value = field.check(given)
-          if (value === invalid) return invalid
-          present++
-          if (out === undefined && value !== given) out = copyKnown(u, i)
-          if (out !== undefined) out[field.name] = value
-        }
-        if (out !== undefined) return out
-        if (Object.getPrototypeOf(u) === Object.prototype) {
-          let keys = 0
-          for (const key in u) if (Object.prototype.hasOwnProperty.call(u, key)) keys++
-          if (keys === present) return u
-        }
-        return copyKnown(u, fields.length)
-      }
+      })))
     }
     case "Declaration": {
       // e.g. DateTimeUtcFromSelf: its own check, synchronous in practice.
@@ -180,6 +146,8 @@ const compile = (ast: AST.AST): Check => {
         }
       }
       if (ast.transformation._tag !== "TypeLiteralTransformation") return generic(ast)
+      const direct = nullableStruct(ast.from, ast.transformation)
+      if (direct !== undefined) return struct(direct)
       const moves = ast.transformation.propertySignatureTransformations
       const moved = new Set<PropertyKey>(moves.map((move) => move.from))
       return (u) => {
@@ -204,6 +172,98 @@ const compile = (ast: AST.AST): Check => {
     default:
       return generic(ast)
   }
+}
+
+/** A struct field as the compiled struct checks it. */
+interface Field {
+  readonly name: PropertyKey
+  readonly optional: boolean
+  /** `null` counts as absent (`optionalWith(X, { nullable: true, exact: true })`). */
+  readonly nullable: boolean
+  readonly check: Check
+}
+
+/**
+ * A struct: known keys only. The input itself is the result when it holds
+ * only known keys and no field changed (the usual case for JSON just parsed):
+ * no copy, no garbage.
+ */
+const struct = (fields: ReadonlyArray<Field>): Check => {
+  const copyKnown = (u: Record<PropertyKey, unknown>, upTo: number) => {
+    const out: Record<PropertyKey, unknown> = {}
+    for (let i = 0; i < upTo; i++) {
+      const { name, nullable } = fields[i]!
+      if (Object.prototype.hasOwnProperty.call(u, name) && !(nullable && u[name] === null)) out[name] = u[name]
+    }
+    return out
+  }
+  return (u) => {
+    if (!isObject(u)) return invalid
+    let out: Record<PropertyKey, unknown> | undefined
+    let present = 0
+    for (let i = 0; i < fields.length; i++) {
+      const field = fields[i]!
+      if (!Object.prototype.hasOwnProperty.call(u, field.name)) {
+        if (field.optional) continue
+        return invalid
+      }
+      const given = u[field.name]
+      if (given === null && field.nullable) {
+        if (out === undefined) out = copyKnown(u, i)
+        continue
+      }
+      const value = field.check(given)
+      if (value === invalid) return invalid
+      present++
+      if (out === undefined && value !== given) out = copyKnown(u, i)
+      if (out !== undefined) out[field.name] = value
+    }
+    if (out !== undefined) return out
+    if (Object.getPrototypeOf(u) === Object.prototype) {
+      let keys = 0
+      for (const key in u) if (Object.prototype.hasOwnProperty.call(u, key)) keys++
+      if (keys === present) return u
+    }
+    return copyKnown(u, fields.length)
+  }
+}
+
+/**
+ * The fields of a struct whose only transformations are
+ * `optionalWith(X, { nullable: true, exact: true })` (the key stays, `null`
+ * becomes absent), checked in one pass; `undefined` for any other
+ * transformation. Each move is recognised by its decoding of `None`,
+ * `Some(null)` and `Some(x)`, so a different transformation with the same
+ * shape is never mistaken for it. The second pass the generic decoder makes
+ * (validating the type side) cannot fail for values the first pass produced
+ * from the same schemas, so it is skipped.
+ */
+const nullableStruct = (from: AST.AST, transformation: AST.TypeLiteralTransformation): ReadonlyArray<Field> | undefined => {
+  if (from._tag !== "TypeLiteral" || from.indexSignatures.length > 0) return undefined
+  const nullable = new Map<PropertyKey, AST.AST>()
+  const probe = {}
+  for (const move of transformation.propertySignatureTransformations) {
+    if (move.from !== move.to) return undefined
+    const some = move.decode(Option.some(probe))
+    if (
+      Option.isSome(move.decode(Option.none())) || Option.isSome(move.decode(Option.some(null))) ||
+      !(Option.isSome(some) && some.value === probe)
+    ) return undefined
+    const ps = from.propertySignatures.find((p) => p.name === move.from)
+    if (ps === undefined || ps.type._tag !== "Union") return undefined
+    const rest = ps.type.types.filter((t) => !(t._tag === "Literal" && t.literal === null))
+    if (rest.length !== ps.type.types.length - 1 || rest.length === 0) return undefined
+    nullable.set(move.from, rest.length === 1 ? rest[0]! : AST.Union.make(rest))
+  }
+  return from.propertySignatures.map((ps) => {
+    const nonNull = nullable.get(ps.name)
+    return {
+      name: ps.name,
+      optional: ps.isOptional,
+      nullable: nonNull !== undefined,
+      check: compile(nonNull ?? ps.type)
+    }
+  })
 }
 
 /**

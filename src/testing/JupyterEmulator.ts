@@ -141,6 +141,10 @@ const idShape = /^\w+-\w+-\w+-\w+-\w+$/
 const json = (status: number, body: unknown, headers?: Record<string, string>): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.unsafeJson(body, headers === undefined ? { status } : { status, headers })
 
+/** A body already serialized as JSON. */
+const jsonText = (status: number, body: string): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.text(body, { status, contentType: "application/json" })
+
 const error = (status: number, message: string): HttpServerResponse.HttpServerResponse =>
   json(status, { message, reason: null } satisfies ErrorWire)
 
@@ -400,6 +404,31 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
       return s.type === "notebook" ? { ...wire, notebook: { path: s.path, name: s.name } } : wire
     }
 
+    /**
+     * A session's JSON, kept until something it shows changes (its fields are
+     * replaced in place by PATCH, its kernel by a new record): listing many
+     * sessions over and over then costs the emulator little of the machine
+     * it shares with the client being measured.
+     */
+    const wireJson = new WeakMap<SessionRecord, {
+      readonly path: unknown
+      readonly name: unknown
+      readonly type: unknown
+      readonly kernel: KernelRecord | undefined
+      readonly json: string
+    }>()
+    const sessionJson = (s: SessionRecord): string => {
+      const kernel = s.kernelDied ? undefined : kernels.get(s.kernelId)
+      const cached = wireJson.get(s)
+      if (
+        cached !== undefined && cached.path === s.path && cached.name === s.name && cached.type === s.type &&
+        cached.kernel === kernel
+      ) return cached.json
+      const json = JSON.stringify(sessionWire(s))
+      wireJson.set(s, { path: s.path, name: s.name, type: s.type, kernel, json })
+      return json
+    }
+
     /** A session whose kernel was shut down behind its back is removed on access, as the real server does. */
     const culled = (s: SessionRecord): boolean => !s.kernelDied && !kernels.has(s.kernelId)
 
@@ -442,7 +471,7 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
 
     const version = Effect.succeed(json(200, { version: emulatedVersion } satisfies typeof Schemas.ServerInfo.Encoded))
 
-    const listSessions = guarded(() => Effect.sync(() => json(200, liveSessions().map(sessionWire))))
+    const listSessions = guarded(() => Effect.sync(() => jsonText(200, `[${liveSessions().map(sessionJson).join(",")}]`)))
 
     const createSession = guarded((request) =>
       Effect.flatMap(readJson, (body) => {
@@ -527,7 +556,7 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
     const getSession = withSessionId((_, id) =>
       Effect.sync(() => {
         const s = lookup(id)
-        return HttpServerResponse.isServerResponse(s) ? s : json(200, sessionWire(s))
+        return HttpServerResponse.isServerResponse(s) ? s : jsonText(200, sessionJson(s))
       })
     )
 

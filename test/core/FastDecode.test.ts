@@ -5,6 +5,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as FastDecode from "../../src/core/FastDecode.js"
+import { OptionalNullable } from "../../src/core/Tolerant.js"
 import * as DeepsetSchemas from "../../src/deepset/Schemas.js"
 import * as JupyterSchemas from "../../src/jupyter/Schemas.js"
 
@@ -13,7 +14,21 @@ const schemas: ReadonlyArray<[string, Schema.Schema<any, any>]> = [
   ["deepset PaginatedSession", DeepsetSchemas.PaginatedSession],
   ["deepset SessionDetail", DeepsetSchemas.SessionDetail],
   ["deepset UploadSession", DeepsetSchemas.UploadSession],
-  ["jupyter Session", JupyterSchemas.Session]
+  ["jupyter Session", JupyterSchemas.Session],
+  ["jupyter SessionList", JupyterSchemas.SessionList],
+  // Compiled in one pass: only nullable-and-exact optional fields.
+  ["nullable optional fields", Schema.Struct({
+    a: OptionalNullable(Schema.String),
+    n: OptionalNullable(Schema.Union(Schema.Number, Schema.Boolean)),
+    s: Schema.String
+  })],
+  // Other struct transformations take the general route.
+  ["other optional forms and renamed keys", Schema.Struct({
+    a: OptionalNullable(Schema.String),
+    b: Schema.optionalWith(Schema.Number, { default: () => 7 }),
+    c: Schema.optionalWith(Schema.String, { nullable: true }),
+    d: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("dd"))
+  })]
 ]
 
 const reference = (schema: Schema.Schema<any, any>) =>
