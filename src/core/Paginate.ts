@@ -4,7 +4,7 @@
  *
  * Page 1 is fetched first; its `total` tells how many pages to expect, and
  * pages 2…n are fetched up to `prefetch` at a time, emitted in page order
- * (memory holds at most about `2 · prefetch` pages, however long the
+ * (memory holds at most `prefetch` pages in flight plus the one being consumed, however long the
  * listing). If the last expected page still says `has_more` (the listing
  * grew), the following pages are fetched one by one until it does not. A page
  * that says `has_more` but is empty ends the stream (no endless loop on a
@@ -16,6 +16,7 @@
  */
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 
@@ -52,8 +53,13 @@ export const stream = <A, E>(
  * The same, for a `fetch` whose result is the page still to be decoded (the
  * outer effect is the request, the inner one decodes it). Pages fetched ahead
  * wait undecoded and are decoded in order as the consumer reaches them, so a
- * prefetched page holds one string rather than an object graph, and its items
+ * prefetched page holds its bytes rather than an object graph, and its items
  * are created just before they are used.
+ *
+ * One stage does it all: each pull starts requests (each in its own fiber,
+ * bound to the stream's scope) until `prefetch` are in flight, then waits for
+ * the oldest and decodes it. Per page that is one fiber and one join, not a
+ * chain of stream stages.
  *
  * @since 0.1.0
  */
@@ -61,30 +67,45 @@ export const streamDeferred = <A, E>(
   fetch: (pageNumber: number) => Effect.Effect<Effect.Effect<Page<A>, E>, E>,
   options: Options
 ): Stream.Stream<A, E> =>
-  Stream.unwrap(
-    Effect.map(Effect.flatten(fetch(1)), (first) => {
+  Stream.unwrapScoped(
+    Effect.gen(function*() {
+      const first = yield* Effect.flatten(fetch(1))
       const head = Stream.fromChunk(items(first))
       if (!continues(first)) return head
+      const scope = yield* Effect.scope
+      const prefetch = Math.max(1, Math.floor(options.prefetch))
       const lastExpected = Math.max(2, Math.ceil(first.total / Math.max(1, options.pageSize)))
-      let lastSeen: Page<A> = first
-      const expected = Stream.range(2, lastExpected).pipe(
-        Stream.mapEffect(fetch, { concurrency: Math.max(1, Math.floor(options.prefetch)) }),
-        Stream.mapEffect((decode) => decode),
-        Stream.map((page) => (lastSeen = page)),
-        Stream.takeUntil((page) => !continues(page))
-      )
-      const beyond = Stream.suspend(() =>
-        continues(lastSeen)
-          ? Stream.paginateChunkEffect(lastExpected + 1, (n) =>
-            Effect.map(
-              Effect.flatten(fetch(n)),
-              (page) => [items(page), continues(page) ? Option.some(n + 1) : Option.none()] as const
-            ))
-          : Stream.empty
-      )
-      return head.pipe(
-        Stream.concat(Stream.mapConcatChunk(expected, items)),
-        Stream.concat(beyond)
-      )
+      /** Requests in flight, oldest first. */
+      const inFlight: Array<Fiber.RuntimeFiber<Effect.Effect<Page<A>, E>, E>> = []
+      let next = 2
+      let done = false
+      const start = Effect.suspend(() => {
+        // Up to `prefetch` requests while pages are expected; beyond the expected
+        // end (the listing grew) one at a time, only after the last page said has_more.
+        const limit = next <= lastExpected ? prefetch : 1
+        const starts: Array<Effect.Effect<void>> = []
+        while (inFlight.length + starts.length < limit && (next <= lastExpected || inFlight.length + starts.length === 0)) {
+          const page = next++
+          starts.push(Effect.map(Effect.forkIn(fetch(page), scope), (fiber) => void inFlight.push(fiber)))
+          if (page > lastExpected) break
+        }
+        return starts.length === 1 ? starts[0]! : Effect.all(starts, { discard: true })
+      })
+      const pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = Effect.suspend(() => {
+        if (done) return Effect.fail(Option.none())
+        return Effect.zipRight(
+          start,
+          Effect.suspend(() => {
+            const oldest = inFlight.shift()!
+            return Effect.map(Effect.flatten(Fiber.join(oldest)), (page) => {
+              if (!continues(page)) done = true
+              return items(page)
+            })
+          })
+        ).pipe(Effect.mapError(Option.some))
+      })
+      // Requests for the next pages go out before the consumer gets the first page's items.
+      yield* start
+      return Stream.concat(head, Stream.repeatEffectChunkOption(pull))
     })
   )
