@@ -284,6 +284,19 @@ describe("ApiClient", () => {
       const failedCall = spans.find((span) => span.name === "test.getThing")!
       expect(failedCall.attributes.get("error.type")).toBe("ServerError")
 
+      // An interrupted call's span ends too (interrupted), and so does one run where interruption is off.
+      spans.length = 0
+      const slow = Scripted.make(() => ({ ...ok, delay: "1 hour" }))
+      const slowClient = yield* clientOn(slow)
+      const fiber = yield* Effect.fork(slowClient.run(get()))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(fiber)
+      const interrupted = spans.find((span) => span.name === "test.getThing")!
+      expect(interrupted.exit !== undefined && Exit.isInterrupted(interrupted.exit)).toBe(true)
+      spans.length = 0
+      yield* Effect.uninterruptible(client.run(get()))
+      expect(spans.find((span) => span.name === "test.getThing")!.exit?._tag).toBe("Success")
+
       spans.length = 0
       yield* client.run(get()).pipe(Effect.withTracerEnabled(false), Effect.exit)
       expect(spans.filter((span) => span.name === "test.getThing")).toHaveLength(0)

@@ -46,7 +46,10 @@ describe("UndiciHttpClient (fast path) on loopback", () => {
     onLoopback((emulator) =>
       Effect.gen(function*() {
         const deepset = yield* Deepset.UploadSessions
-        const created = yield* deepset.create(ws, { write_mode: "FAIL" })
+        // Under Effect's built-in tracer a call makes no span of its own and propagates the caller's.
+        const [created, caller] = yield* Effect.all([deepset.create(ws, { write_mode: "FAIL" }), Effect.currentSpan]).pipe(
+          Effect.withSpan("caller")
+        )
         yield* emulator.addFiles(created.session_id, 250)
         yield* deepset.close(ws, created.session_id)
         const status = yield* deepset.getStatus(ws, created.session_id)
@@ -63,7 +66,9 @@ describe("UndiciHttpClient (fast path) on loopback", () => {
         const post = (yield* emulator.recent).find((r) => r.method === "POST")!
         expect(JSON.parse(post.body)).toEqual({ write_mode: "FAIL" })
         expect(post.headers["content-type"]).toBe("application/json")
-        expect(post.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/)
+        expect(post.headers.traceparent).toBe(`00-${caller.traceId}-${caller.spanId}-01`)
+        const get = (yield* emulator.recent).find((r) => r.method === "GET")!
+        expect(get.headers.traceparent).toBeUndefined()
       })
     ))
 
