@@ -49,6 +49,8 @@ const compile = (ast: AST.AST): Check => {
       return (u) => (typeof u === "number" ? u : invalid)
     case "BooleanKeyword":
       return (u) => (typeof u === "boolean" ? u : invalid)
+    case "UndefinedKeyword":
+      return (u) => (u === undefined ? u : invalid)
     case "UnknownKeyword":
     case "AnyKeyword":
       return (u) => u
@@ -64,11 +66,13 @@ const compile = (ast: AST.AST): Check => {
       }
     }
     case "Union": {
-      // Literals and keywords, plus at most one other member (`X | null`):
-      // the generic decoder picks the same member for every value.
-      const simple = (t: AST.AST) => t._tag === "Literal" || t._tag === "StringKeyword" || t._tag === "NumberKeyword"
+      // Literals and keywords, plus at most one other member (`X | null`, `Int | undefined`), tried in the
+      // schema's order: the first member that accepts a value is the one the generic decoder picks.
+      const simple = (t: AST.AST) =>
+        t._tag === "Literal" || t._tag === "StringKeyword" || t._tag === "NumberKeyword" ||
+        t._tag === "BooleanKeyword" || t._tag === "UndefinedKeyword"
       if (ast.types.filter((t) => !simple(t)).length > 1) return generic(ast)
-      const members = [...ast.types.filter(simple), ...ast.types.filter((t) => !simple(t))].map(compile)
+      const members = ast.types.map(compile)
       return (u) => {
         for (const member of members) {
           const value = member(u)

@@ -49,12 +49,19 @@ const headerObject = (raw: ReadonlyArray<Buffer | string>): Record<string, strin
  */
 class Answer implements Transport.Exchange {
   #chunks: Array<Buffer> | undefined
+  #rawHeaders: ReadonlyArray<Buffer | string>
+  #headers: Record<string, string | Array<string>> | undefined
   constructor(
     readonly status: number,
-    readonly headers: Record<string, string | Array<string>>,
+    rawHeaders: ReadonlyArray<Buffer | string>,
     chunks: Array<Buffer>
   ) {
+    this.#rawHeaders = rawHeaders
     this.#chunks = chunks
+  }
+  /** Built when first read: a successful call never looks at them. */
+  get headers(): Record<string, string | Array<string>> {
+    return this.#headers ??= headerObject(this.#rawHeaders)
   }
   readText(): string {
     const chunks = this.#chunks
@@ -134,7 +141,7 @@ class Call implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
-    this.#finish(Effect.succeed(new Answer(this.#status, headerObject(this.#rawHeaders), this.#chunks)))
+    this.#finish(Effect.succeed(new Answer(this.#status, this.#rawHeaders, this.#chunks)))
   }
 
   onError(error: Error): void {

@@ -28,6 +28,13 @@ const schemas: ReadonlyArray<[string, Schema.Schema<any, any>]> = [
     b: Schema.optionalWith(Schema.Number, { default: () => 7 }),
     c: Schema.optionalWith(Schema.String, { nullable: true }),
     d: Schema.propertySignature(Schema.String).pipe(Schema.fromKey("dd"))
+  })],
+  // Unions are tried in the schema's order (a transforming member first changes the result).
+  ["unions in order", Schema.Struct({
+    u: Schema.Union(Schema.NumberFromString, Schema.String),
+    v: Schema.Union(Schema.String, Schema.NumberFromString),
+    i: Schema.optionalWith(Schema.Int, { default: () => 0 }),
+    b: Schema.Union(Schema.Boolean, Schema.Literal("yes"), Schema.Undefined)
   })]
 ]
 
