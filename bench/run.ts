@@ -37,6 +37,8 @@ const profile = args.includes("--profile")
 const childFlags = (process.env["BENCH_CHILD_FLAGS"] ?? "").split(" ").filter((flag) => flag.length > 0)
 /** The same for the server process (e.g. `BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/server"`). */
 const serverFlags = (process.env["BENCH_SERVER_FLAGS"] ?? "").split(" ").filter((flag) => flag.length > 0)
+/** Interleaved rounds of the overhead and jupyter variants (rows and ratios from medians). */
+const rounds = Number(args.find((a) => a.startsWith("--rounds="))?.slice("--rounds=".length) ?? (quick ? 1 : 3))
 const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",")
 const wanted = (scenario: string) => only === undefined || only.includes(scenario)
 
@@ -375,16 +377,50 @@ const failures: Array<string> = []
 const notes: Array<string> = []
 
 /** Runs a variant (`clientScenario` is what client.ts calls it) and files its metrics under `scenario`. */
-const measure = async (scenario: string, clientScenario: string, variant: string, params: unknown) => {
-  process.stderr.write(`  ${scenario} · ${variant} …\n`)
+/** Every run of each variant (scenario → variant → one metrics object per round). */
+const samples: Record<string, Record<string, Array<Metrics>>> = {}
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+const measure = async (scenario: string, clientScenario: string, variant: string, params: unknown, round = "") => {
+  process.stderr.write(`  ${scenario} · ${variant}${round} …\n`)
   const result = await runChild(clientScenario, variant, params, scenario === clientScenario ? "" : ` · ${scenario}`)
   if (result instanceof Error) {
     failures.push(result.message)
     console.error(`  ✗ ${result.message}`)
     return
   }
-  const rows = (scenarios[scenario] ??= {})
-  rows[variant] = result
+  const runs = ((samples[scenario] ??= {})[variant] ??= [])
+  runs.push(result)
+  // The row is the median of the variant's runs, metric by metric.
+  const row: Metrics = {}
+  for (const key of Object.keys(result)) row[key] = median(runs.map((r) => r[key]!).filter((v) => v !== undefined))
+  if (runs.length > 1) row["runs"] = runs.length
+  ;(scenarios[scenario] ??= {})[variant] = row
+}
+
+/**
+ * Runs the variants `rounds` times, interleaved (A B C, A B C, …), so that a
+ * busy spell of the shared machine hits every variant alike; rows are medians.
+ * Variants in `once` run in the first round only (information, not ratios).
+ */
+const measureRounds = async (
+  scenario: string,
+  clientScenario: string,
+  variants: ReadonlyArray<string>,
+  params: unknown,
+  once: ReadonlyArray<string> = []
+) => {
+  for (let round = 1; round <= rounds; round++) {
+    for (const variant of variants) {
+      if (round > 1 && once.includes(variant)) continue
+      await measure(scenario, clientScenario, variant, params, rounds > 1 ? ` (round ${round}/${rounds})` : "")
+    }
+  }
 }
 
 /** Renders one scenario: a row per variant and mode (`_seq`, `_c16`, …), a column per metric. */
@@ -424,18 +460,14 @@ const overheadScenario = async (info: ServerInfo) => {
     workspace: info.deepset.workspace,
     session: info.deepset.statusSession
   }
-  for (
-    const variant of [
-      "effect-sessions (UndiciHttpClient)",
-      "effect-sessions (undici)",
-      "effect-sessions (fetch)",
-      "@effect/platform HttpClient (undici)",
-      "undici.request",
-      "fetch"
-    ]
-  ) {
-    await measure("overhead", "overhead", variant, p)
-  }
+  const informational = ["effect-sessions (undici)", "effect-sessions (fetch)", "@effect/platform HttpClient (undici)"]
+  await measureRounds(
+    "overhead",
+    "overhead",
+    ["effect-sessions (UndiciHttpClient)", ...informational, "undici.request", "fetch"],
+    p,
+    informational
+  )
 }
 
 const jupyterVariants = ["effect-sessions", "@jupyterlab/services", "undici.request"]
@@ -450,7 +482,7 @@ const jupyterScenario = async (
     console.error(`  ${name}: skipped: ${target}`)
     return
   }
-  for (const variant of jupyterVariants) await measure(name, "jupyter", variant, { ...rate, ...target })
+  await measureRounds(name, "jupyter", jupyterVariants, { ...rate, ...target })
 }
 
 const streamScenario = async (info: ServerInfo) => {

@@ -49,19 +49,13 @@ const headerObject = (raw: ReadonlyArray<Buffer | string>): Record<string, strin
  */
 class Answer implements Transport.Exchange {
   #chunks: Array<Buffer> | undefined
-  #rawHeaders: ReadonlyArray<Buffer | string>
-  #headers: Record<string, string | Array<string>> | undefined
   constructor(
     readonly status: number,
-    rawHeaders: ReadonlyArray<Buffer | string>,
+    // Made at once, not when first read: undici's raw header buffers are views of whole socket reads.
+    readonly headers: Record<string, string | Array<string>>,
     chunks: Array<Buffer>
   ) {
-    this.#rawHeaders = rawHeaders
     this.#chunks = chunks
-  }
-  /** Built when first read: a successful call never looks at them. */
-  get headers(): Record<string, string | Array<string>> {
-    return this.#headers ??= headerObject(this.#rawHeaders)
   }
   readText(): string {
     const chunks = this.#chunks
@@ -141,7 +135,7 @@ class Call implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
-    this.#finish(Effect.succeed(new Answer(this.#status, this.#rawHeaders, this.#chunks)))
+    this.#finish(Effect.succeed(new Answer(this.#status, headerObject(this.#rawHeaders), this.#chunks)))
   }
 
   onError(error: Error): void {
