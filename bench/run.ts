@@ -53,7 +53,7 @@ const size = quick
     prefetchPages: 20
   }
   : {
-    overhead: { warmup: 500, seq: 5_000, conc: 20_000, concurrency: 16 },
+    overhead: { warmup: 3_000, seq: 5_000, conc: 20_000, concurrency: 16 },
     jupyterEmulator: { warmup: 500, seq: 2_000, conc: 8_000, concurrency: 16 },
     jupyterReal: { warmup: 50, seq: 300, conc: 1_000, concurrency: 16 },
     largeFiles: 1_000_000,
