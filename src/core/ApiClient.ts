@@ -16,6 +16,7 @@ import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -113,7 +114,7 @@ export interface ApiClient {
 }
 
 /** Where a failure happened, for error construction. */
-interface Context {
+interface CallSite {
   readonly api: string
   readonly operation: string
   readonly method: string
@@ -230,7 +231,7 @@ const headerRequestId = (headers: Transport.Exchange["headers"]): string | undef
   return undefined
 }
 
-const where = (ctx: Context, status?: number): string =>
+const where = (ctx: CallSite, status?: number): string =>
   `${ctx.method} ${ctx.url}${status === undefined ? "" : ` → ${status}`}`
 
 /** Maps an HTTP answer that is not 2xx to the error family. */
@@ -256,7 +257,7 @@ const pageSummary = (html: string): string => {
  * so the body becomes a one-line summary.
  */
 const statusError = (
-  ctx: Context,
+  ctx: CallSite,
   status: number,
   headers: Transport.Exchange["headers"],
   text: string,
@@ -345,7 +346,7 @@ const scrubber = (secrets: ReadonlyArray<string>) => (text: string): string => {
   return out
 }
 
-const decodeError = (ctx: Context, status: number, text: string, path: string, issue: string) =>
+const decodeError = (ctx: CallSite, status: number, text: string, path: string, issue: string) =>
   new ApiError.DecodeError({
     ...ctx,
     status,
@@ -367,7 +368,7 @@ const issuePath = (error: ParseResult.ParseError): { path: string; issue: string
   return { path: path === "" ? "(root)" : path, issue: first.message }
 }
 
-const deadlineError = (ctx: Context, policy: Policy.Policy) =>
+const deadlineError = (ctx: CallSite, policy: Policy.Policy) =>
   new ApiError.Timeout({
     ...ctx,
     kind: "deadline",
@@ -377,7 +378,7 @@ const deadlineError = (ctx: Context, policy: Policy.Policy) =>
     }), the policy's deadline. Raise Policy deadline or check the server.`
   })
 
-const transportError = (ctx: Context, description: string, notSent: boolean) =>
+const transportError = (ctx: CallSite, description: string, notSent: boolean) =>
   new ApiError.Transport({
     ...ctx,
     notSent,
@@ -458,7 +459,7 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
     const redactedAtStart = yield* FiberRef.get(Headers.currentRedactedNames)
     const needsRedaction = redactSecrets(redactedAtStart) !== redactedAtStart
 
-    const requestFailure = (ctx: Context, idempotent: boolean, e: HttpClientError.HttpClientError): Failure => {
+    const requestFailure = (ctx: CallSite, idempotent: boolean, e: HttpClientError.HttpClientError): Failure => {
       if (e._tag === "RequestError" && e.reason !== "Transport") {
         return {
           error: new ApiError.InvalidRequest({
@@ -475,14 +476,14 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
         ? bodyFailure(ctx, idempotent, e.cause ?? e.reason)
         : connectionFailure(ctx, idempotent, e.cause, e.description)
     }
-    const connectionFailure = (ctx: Context, idempotent: boolean, cause: unknown, description?: string): Failure => {
+    const connectionFailure = (ctx: CallSite, idempotent: boolean, cause: unknown, description?: string): Failure => {
       const code = errorCode(cause)
       const notSent = code !== undefined && notSentCodes.has(code)
       const text = [code, description ?? (cause instanceof Error ? cause.message : undefined)]
         .filter((s) => s !== undefined).join(" ") || "connection failed"
       return { error: transportError(ctx, text, notSent), replayable: notSent || idempotent }
     }
-    const bodyFailure = (ctx: Context, idempotent: boolean, cause: unknown): Failure => ({
+    const bodyFailure = (ctx: CallSite, idempotent: boolean, cause: unknown): Failure => ({
       error: transportError(
         ctx,
         `reading the response body failed: ${cause instanceof Error ? cause.message : String(cause)}`,
@@ -490,7 +491,7 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
       ),
       replayable: idempotent
     })
-    const timeoutFailure = (ctx: Context, policy: Policy.Policy, idempotent: boolean, byDeadline: boolean): Failure =>
+    const timeoutFailure = (ctx: CallSite, policy: Policy.Policy, idempotent: boolean, byDeadline: boolean): Failure =>
       byDeadline ? { error: deadlineError(ctx, policy), replayable: false } : {
         error: new ApiError.Timeout({
           ...ctx,
@@ -680,7 +681,7 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
         const query = encodeQuery(spec.query)
         const path = basePath + (Either.isRight(spec.path) ? spec.path.right : "") +
           (base.search === "" ? query : query === "" ? base.search : `${query}&${base.search.slice(1)}`)
-        const ctx: Context = { api, operation: spec.operation, method: spec.method, url: redactUrl(origin + path) }
+        const ctx: CallSite = { api, operation: spec.operation, method: spec.method, url: redactUrl(origin + path) }
         if (Either.isLeft(spec.path)) {
           const bad = spec.path.left
           return Effect.fail(
@@ -791,11 +792,11 @@ const traceHeaders = (span: Tracer.AnySpan): Readonly<Record<string, string>> =>
   }
 
 /** The tracer every Effect program has until one is provided. */
-const builtInTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+const builtInTracer: Tracer.Tracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
 /** What every step of one call shares. */
 interface Call {
-  readonly ctx: Context
+  readonly ctx: CallSite
   readonly policy: Policy.Policy
   readonly clock: Clock.Clock
   /** The call's span, when tracing is on. */
@@ -814,7 +815,7 @@ const startSpan = (
   clock: Clock.Clock,
   name: string,
   method: string,
-  ctx: Context
+  ctx: CallSite
 ): Tracer.Span => {
   const parent = withPropagation(Context.getOption(fiber.currentContext, Tracer.ParentSpan))
   const links = fiber.getFiberRef(FiberRef.currentTracerSpanLinks)
