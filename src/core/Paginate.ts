@@ -4,8 +4,8 @@
  *
  * Page 1 is fetched first; its `total` tells how many pages to expect, and
  * pages 2…n are fetched up to `prefetch` at a time, emitted in page order
- * (memory holds at most `prefetch` pages in flight plus the one being consumed, however long the
- * listing). If the last expected page still says `has_more` (the listing
+ * (memory holds at most `prefetch` pages in flight plus the one being
+ * consumed, however long the listing). If the last expected page still says `has_more` (the listing
  * grew), the following pages are fetched one by one until it does not. A page
  * that says `has_more` but is empty ends the stream (no endless loop on a
  * confused server). When the consumer stops or is interrupted, every request
@@ -82,14 +82,12 @@ export const streamDeferred = <A, E>(
       const start = Effect.suspend(() => {
         // Up to `prefetch` requests while pages are expected; beyond the expected
         // end (the listing grew) one at a time, only after the last page said has_more.
-        const limit = next <= lastExpected ? prefetch : 1
+        const limit = next <= lastExpected ? Math.min(prefetch, inFlight.length + lastExpected - next + 1) : 1
         const starts: Array<Effect.Effect<void>> = []
-        while (inFlight.length + starts.length < limit && (next <= lastExpected || inFlight.length + starts.length === 0)) {
-          const page = next++
-          starts.push(Effect.map(Effect.forkIn(fetch(page), scope), (fiber) => void inFlight.push(fiber)))
-          if (page > lastExpected) break
+        while (inFlight.length + starts.length < limit) {
+          starts.push(Effect.map(Effect.forkIn(fetch(next++), scope), (fiber) => void inFlight.push(fiber)))
         }
-        return starts.length === 1 ? starts[0]! : Effect.all(starts, { discard: true })
+        return Effect.all(starts, { discard: true })
       })
       const pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = Effect.suspend(() => {
         if (done) return Effect.fail(Option.none())
