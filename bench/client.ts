@@ -47,7 +47,7 @@ interface StreamParams {
   readonly files: number
   readonly warmSession: string
   readonly pageSize: number
-  /** effect-sessions' prefetch; the default when absent. */
+  /** Pages in flight: effect-sessions' `prefetch` (its default when absent), the hand loops' (1 when absent). */
   readonly prefetch?: number
 }
 
@@ -138,6 +138,41 @@ const undiciJson = async () => {
   }
 }
 
+/**
+ * The floor of floors: one `undici.dispatch` per call with the smallest
+ * callback handler that collects the body (what effect-sessions' fast path
+ * does, minus everything else), then `JSON.parse`.
+ */
+const undiciDispatchJson = async () => {
+  const { Agent } = await import("undici")
+  const agent = new Agent()
+  return (url: string, headers: Record<string, string>): Promise<unknown> => {
+    const { origin, pathname, search } = new URL(url)
+    const path = pathname + search
+    return new Promise((resolve, reject) => {
+      let status = 0
+      const chunks: Array<Buffer> = []
+      agent.dispatch({ origin, path, method: "GET", headers }, {
+        onConnect() {},
+        onHeaders(statusCode) {
+          status = statusCode
+          return true
+        },
+        onData(chunk) {
+          chunks.push(chunk)
+          return true
+        },
+        onComplete() {
+          const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")
+          if (status !== 200) reject(new Error(`${url}: ${status} ${text.slice(0, 200)}`))
+          else resolve(JSON.parse(text))
+        },
+        onError: reject
+      })
+    })
+  }
+}
+
 /** Global `fetch` and `JSON.parse`. */
 const fetchJson = async (url: string, headers: Record<string, string>): Promise<unknown> => {
   const response = await fetch(url, { headers })
@@ -181,22 +216,27 @@ const overhead = async (variant: string, p: OverheadParams): Promise<Metrics> =>
         )
       )
     }
-    case "@effect/platform HttpClient (undici)": {
-      // The floor of any Effect client: the platform's HttpClient on undici, `JSON.parse`, nothing of ours.
+    case "@effect/platform HttpClient (undici)":
+    case "@effect/platform HttpClient (fetch)": {
+      // The same GET made with that HttpClient alone (`client.get` + `response.json`), nothing of ours: what
+      // effect-sessions on the same HttpClient is compared with (issue 10's genericVsPlatform ratios).
       const Effect = await import("effect/Effect")
       const HttpClient = await import("@effect/platform/HttpClient")
-      const http = await httpLayer("undici")
+      const http = await httpLayer(variant.includes("fetch") ? "fetch" : "undici")
       const program = Effect.flatMap(HttpClient.HttpClient, (client) =>
         rateEffect(Effect, p, () =>
           Effect.flatMap(client.get(url, { headers }), (response) =>
-            Effect.flatMap(response.text, (text) =>
-              response.status === 200
-                ? Effect.sync(() => JSON.parse(text) as unknown)
-                : Effect.die(new Error(`${url}: ${response.status}`))))))
+            response.status === 200
+              ? response.json
+              : Effect.die(new Error(`${url}: ${response.status}`)))))
       return Effect.runPromise(Effect.provide(program, http))
     }
     case "undici.request": {
       const get = await undiciJson()
+      return ratePromise(p, () => get(url, headers))
+    }
+    case "undici.dispatch": {
+      const get = await undiciDispatchJson()
       return ratePromise(p, () => get(url, headers))
     }
     case "fetch":
@@ -269,10 +309,26 @@ const effectLister = async (p: StreamParams): Promise<Lister> => {
       )))
 }
 
-/** The hand-written loop: pages one after the other with undici, `JSON.parse`, and optionally our schema's decoder. */
+/** A page as the hand loops read it. */
+interface HandPage {
+  readonly data: ReadonlyArray<{ readonly name: string }>
+  readonly has_more: boolean
+  readonly total: number
+}
+
+/**
+ * The hand-written loop with undici, like for like with `streamFiles`: page 1
+ * first, its `total` says how many pages to expect, then up to `prefetch`
+ * requests in flight (`prefetch` 1: one page after the other), consumed in
+ * page order. A page fetched ahead waits as its text and is parsed (and, with
+ * `validate`, decoded with our schema's decoder, `ApiClient.decoder(
+ * PaginatedSessionFile)`) when the loop reaches it, as effect-sessions defers
+ * the decoding of prefetched pages. Past the expected last page (the listing
+ * grew) it goes on one page at a time while pages say `has_more`.
+ */
 const handLoop = async (p: StreamParams, validate: boolean): Promise<Lister> => {
-  const get = await undiciJson()
-  let decode: ((json: unknown) => { readonly data: ReadonlyArray<{ readonly name: string }>; has_more: boolean }) | undefined
+  const { request } = await import("undici")
+  let decode: (json: unknown) => HandPage = (json) => json as HandPage
   if (validate) {
     const ApiClient = await import("../src/core/ApiClient.js")
     const Schemas = await import("../src/deepset/Schemas.js")
@@ -283,17 +339,61 @@ const handLoop = async (p: StreamParams, validate: boolean): Promise<Lister> => 
       return decoded.right
     }
   }
+  const prefetch = Math.max(1, p.prefetch ?? 1)
   const headers = { authorization: `Bearer ${p.apiKey}`, accept: "application/json" }
   return async (session) => {
     const base = `${p.url}/api/v1/workspaces/${p.workspace}/upload_sessions/${session}/files?limit=${p.pageSize}`
+    const fetchText = async (page: number): Promise<string> => {
+      const { body, statusCode } = await request(`${base}&page_number=${page}`, { headers })
+      const text = await body.text()
+      if (statusCode !== 200) throw new Error(`page ${page}: ${statusCode} ${text.slice(0, 200)}`)
+      return text
+    }
     let count = 0
-    for (let page = 1;; page++) {
-      const json = await get(`${base}&page_number=${page}`, headers)
-      const body = decode === undefined
-        ? (json as { readonly data: ReadonlyArray<{ readonly name: string }>; has_more: boolean })
-        : decode(json)
-      for (const file of body.data) if (file.name.length > 0) count++
-      if (!body.has_more || body.data.length === 0) return count
+    const consume = (text: string): HandPage => {
+      const page = decode(JSON.parse(text))
+      for (const file of page.data) if (file.name.length > 0) count++
+      return page
+    }
+    const first = consume(await fetchText(1))
+    if (!first.has_more || first.data.length === 0) return count
+    const lastExpected = Math.max(2, Math.ceil(first.total / p.pageSize))
+    const inFlight: Array<Promise<string>> = []
+    let next = 2
+    for (;;) {
+      const limit = next <= lastExpected ? Math.min(prefetch, inFlight.length + lastExpected - next + 1) : 1
+      while (inFlight.length < limit) {
+        const pending = fetchText(next++)
+        pending.catch(() => {}) // awaited in order below; no unhandled rejection meanwhile
+        inFlight.push(pending)
+      }
+      const page = consume(await inFlight.shift()!)
+      if (!page.has_more || page.data.length === 0) return count
+    }
+  }
+}
+
+/** Garbage collection during the measured phase: pauses (ms) and count, from `PerformanceObserver`. */
+const gcWatch = async () => {
+  const { PerformanceObserver } = await import("node:perf_hooks")
+  let ms = 0
+  let count = 0
+  let on = false
+  const observer = new PerformanceObserver((list) => {
+    if (!on) return
+    for (const entry of list.getEntries()) {
+      ms += entry.duration
+      count++
+    }
+  })
+  observer.observe({ entryTypes: ["gc"] })
+  return {
+    start: () => void (on = true),
+    stop: async () => {
+      // The observer is called asynchronously: let the last entries arrive.
+      await new Promise((r) => setTimeout(r, 50))
+      observer.disconnect()
+      return { ms, count }
     }
   }
 }
@@ -308,17 +408,24 @@ const stream = async (variant: string, p: StreamParams): Promise<Metrics> => {
     : undefined
   if (run === undefined) throw new Error(`unknown stream variant ${variant}`)
   await run(p.warmSession)
+  const gc = await gcWatch()
   markMeasured()
+  gc.start()
   const cpu = process.cpuUsage()
   const t0 = performance.now()
   const count = await run(p.session)
   const seconds = (performance.now() - t0) / 1000
+  const cpuUs = cpuMicros(cpu)
+  const gcs = await gc.stop()
   if (count !== p.files) throw new Error(`${variant}: streamed ${count} files, expected ${p.files}`)
   return {
     items: count,
     seconds,
     itemsPerSec: count / seconds,
-    cpuUsPerItem: cpuMicros(cpu) / count,
+    cpuUsPerItem: cpuUs / count,
+    gcMs: gcs.ms,
+    gcCount: gcs.count,
+    gcPctOfCpu: (100 * gcs.ms * 1000) / cpuUs,
     peakRssMB: peakRssMB()
   }
 }

@@ -1,18 +1,25 @@
 /**
- * `npm run bench [-- --quick] [-- --tsx] [-- --only=overhead,stream] [-- --record]`
+ * `npm run bench [-- --quick] [-- --only=overhead,stream] [-- --record] [-- --no-gate] [-- --rounds=N]`
  *
- * The orchestrator: compiles bench/ and src/ to bench/.out/ (plain JS, so the
- * children carry no TypeScript loader), starts the server process (and the
- * real Jupyter Server when installed), runs every variant of every scenario
- * in its own child process, prints a table per scenario and the ratios
- * against their targets, and writes bench/results.json (`--record` also
- * writes bench/RESULTS.md). Every process it starts is killed by PID at the
- * end, also on failure.
+ * The orchestrator: compiles src/, bench/ and test/support/ to bench/.out/
+ * (plain JS, so the children carry no TypeScript loader), starts the server
+ * process (and the real Jupyter Servers, 1.23 and 2.x, when installed), runs
+ * every variant of every scenario in its own child process over interleaved
+ * rounds, runs every scenario module of bench/scenarios/ (the
+ * {@link Scenario.Scenario} contract), prints a table per scenario and every
+ * ratio (median and min..max over rounds) against its target, and writes
+ * bench/results.json (`--record` also writes bench/RESULTS.md). Every process
+ * it starts is killed by PID at the end, also on failure.
+ *
+ * Gating: a gated ratio is met when all its rounds are on the right side of
+ * the target, missed when all are on the wrong side, and not decided when its
+ * spread crosses the target. A full run exits 1 when a gated ratio is missed
+ * (unless `--no-gate`) or a variant or scenario failed; `--quick` never gates.
  *
  * `--analyze=<file.cpuprofile>` prints that analysis for any profile.
  *
- * `--profile` runs the effect-sessions children under `node --cpu-prof` and
- * prints their self time grouped by layer (undici, Effect runtime, platform
+ * `--profile` runs every client child under `node --cpu-prof` and prints
+ * their self time grouped by layer (undici, Effect runtime, platform
  * HttpClient, our src/, schema decode, JSON, GC…); its numbers are not
  * written to results.json (profiling slows the children).
  */
@@ -22,30 +29,39 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import ts from "typescript"
 import { fmt, type JupyterTarget, machine, type Metrics, type RateParams, seedJupyter, type ServerInfo, table } from "./lib.js"
+import type * as Scenario from "./scenarios/Scenario.js"
 
 const benchDir = Path.dirname(fileURLToPath(import.meta.url))
+const repoDir = Path.dirname(benchDir)
 const outDir = Path.join(benchDir, ".out")
+const scenariosDir = Path.join(benchDir, "scenarios")
 const args = process.argv.slice(2)
 const quick = args.includes("--quick")
 const useTsx = args.includes("--tsx")
 const record = args.includes("--record")
 const profile = args.includes("--profile")
+const noGate = args.includes("--no-gate")
 /** Extra node flags for every client child, for investigation (e.g. `BENCH_CHILD_FLAGS=--trace-gc`). */
 const childFlags = (process.env["BENCH_CHILD_FLAGS"] ?? "").split(" ").filter((flag) => flag.length > 0)
 /** The same for the server process (e.g. `BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/server"`). */
 const serverFlags = (process.env["BENCH_SERVER_FLAGS"] ?? "").split(" ").filter((flag) => flag.length > 0)
-/** Interleaved rounds of the overhead and jupyter variants (rows and ratios from medians). */
-const rounds = Number(args.find((a) => a.startsWith("--rounds="))?.slice("--rounds=".length) ?? (quick ? 1 : 3))
-const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",")
+/** Interleaved rounds of every scenario (rows are medians, ratios have a spread): 3 in a full run, 1 with --quick or --profile. */
+const rounds = Math.max(
+  1,
+  Number(args.find((a) => a.startsWith("--rounds="))?.slice("--rounds=".length) ?? (quick || profile ? 1 : 3))
+)
+const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",").filter((s) => s !== "")
 const wanted = (scenario: string) => only === undefined || only.includes(scenario)
+const builtIn = ["overhead", "jupyter", "jupyterReal", "jupyterReal2", "stream", "prefetch"]
 
 /** Sizes: the full run, or about 1/50 of it (prefetch keeps 20 pages × 100 files × 20 ms so its ratio still means something). */
 const size = quick
   ? {
-    overhead: { warmup: 100, seq: 100, conc: 400, concurrency: 16 },
+    overhead: { warmup: 50, seq: 50, conc: 200, concurrency: 16 },
+    overheadGeneric: { warmup: 50, seq: 50, conc: 100, concurrency: 16 },
     jupyterEmulator: { warmup: 20, seq: 40, conc: 160, concurrency: 16 },
     jupyterReal: { warmup: 5, seq: 20, conc: 40, concurrency: 16 },
     largeFiles: 20_000,
@@ -54,6 +70,9 @@ const size = quick
   }
   : {
     overhead: { warmup: 3_000, seq: 5_000, conc: 20_000, concurrency: 16 },
+    // The generic-path pairs (effect-sessions and the platform client alone, on undici and on fetch) cost 2–4× more
+    // per call; their gated ratio is sequential, so their concurrent phase is shorter.
+    overheadGeneric: { warmup: 3_000, seq: 5_000, conc: 5_000, concurrency: 16 },
     jupyterEmulator: { warmup: 500, seq: 2_000, conc: 8_000, concurrency: 16 },
     jupyterReal: { warmup: 50, seq: 300, conc: 1_000, concurrency: 16 },
     largeFiles: 1_000_000,
@@ -61,8 +80,13 @@ const size = quick
     prefetchPages: 200
   }
 const jupyterSessions = 50
+/** Sessions seeded on the real servers (each is a POST the server takes its time over; fewer in a quick run). */
+const realJupyterSessions = quick ? 20 : jupyterSessions
 const prefetchPageSize = 100
 const latencyMs = 20
+/** The stream's prefetch depths; the gated ratios use {@link gatedPrefetch} (the library's default). */
+const streamPrefetch = [1, 4] as const
+const gatedPrefetch = 4
 
 const label = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n))
 const largeLabel = label(size.largeFiles)
@@ -98,12 +122,16 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   })
 }
 
-/** Compiles src/ and bench/ to bench/.out/ with bench/tsconfig.json's options (transpile only: `npm run typecheck` checks types). */
+/**
+ * Compiles src/, bench/ (scenario modules included) and test/support/ to
+ * bench/.out/ with bench/tsconfig.json's options (transpile only: `npx tsc
+ * -p bench/tsconfig.json` checks the types).
+ */
 const compile = () => {
   const configPath = Path.join(benchDir, "tsconfig.json")
   const config = ts.readConfigFile(configPath, ts.sys.readFile)
   const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, benchDir)
-  const rootDir = parsed.options.rootDir ?? Path.dirname(benchDir)
+  const rootDir = parsed.options.rootDir ?? repoDir
   const compilerOptions: ts.CompilerOptions = {
     ...parsed.options,
     module: ts.ModuleKind.ES2022,
@@ -113,6 +141,7 @@ const compile = () => {
   }
   delete compilerOptions.tsBuildInfoFile
   for (const file of parsed.fileNames) {
+    if (file.endsWith(".d.ts")) continue
     const target = Path.join(outDir, Path.relative(rootDir, file)).replace(/\.ts$/, ".js")
     const { outputText } = ts.transpileModule(Fs.readFileSync(file, "utf8"), { fileName: file, compilerOptions })
     Fs.mkdirSync(Path.dirname(target), { recursive: true })
@@ -170,13 +199,30 @@ const freePort = (): Promise<number> =>
     })
   })
 
-const python = "/usr/bin/python3"
+/** The real Jupyter Servers: Debian's 1.23 and the 2.x of the `jupyter2` venv (`.ci/venvs.sh`, see test/support/Venvs.ts). */
+const venvRoot = process.env["EFFECT_SESSIONS_VENVS"] ?? Path.join(Os.homedir(), ".cache/effect-sessions/venvs")
+const jupyterServers = {
+  jupyterReal: { python: "/usr/bin/python3", version: "1.23", tokenFlag: "--ServerApp.token", venv: undefined },
+  jupyterReal2: {
+    python: Path.join(venvRoot, "jupyter2", "bin", "python"),
+    version: "2.x",
+    tokenFlag: "--IdentityProvider.token",
+    venv: Path.join(venvRoot, "jupyter2")
+  }
+} as const
 
-/** Starts the real Jupyter Server, seeded with sessions sharing one kernel; a reason string when it cannot. */
-const startJupyter = async (): Promise<JupyterTarget | string> => {
+/** Starts a real Jupyter Server, seeded with sessions sharing one kernel; a reason string when it cannot. */
+const startJupyter = async (which: keyof typeof jupyterServers): Promise<JupyterTarget | string> => {
+  const { python, tokenFlag, venv } = jupyterServers[which]
+  if (venv !== undefined && !Fs.existsSync(Path.join(venv, ".stamp"))) {
+    return `the jupyter2 virtualenv is missing at ${venv}: run bash .ci/venvs.sh`
+  }
   if (!Fs.existsSync(python)) return `${python} not found`
-  const probe = spawnSync(python, ["-c", "import jupyter_server, ipykernel"], { stdio: "ignore" })
-  if (probe.status !== 0) return "jupyter_server / ipykernel not installed"
+  const probe = spawnSync(python, ["-c", "import jupyter_server, ipykernel; print(jupyter_server.__version__)"], {
+    encoding: "utf8"
+  })
+  if (probe.status !== 0) return `jupyter_server / ipykernel cannot be imported by ${python}`
+  const version = probe.stdout.trim()
   const port = await freePort()
   const token = randomBytes(16).toString("hex")
   const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "bench-jupyter-"))
@@ -189,11 +235,11 @@ const startJupyter = async (): Promise<JupyterTarget | string> => {
     "--allow-root",
     "--ip=127.0.0.1",
     `--port=${port}`,
-    `--ServerApp.token=${token}`,
+    `${tokenFlag}=${token}`,
     `--ServerApp.root_dir=${root}`
   ], {
     stdio: ["ignore", log, log],
-    env: { ...process.env, JUPYTER_RUNTIME_DIR: Path.join(root, "runtime") }
+    env: { ...process.env, JUPYTER_RUNTIME_DIR: Path.join(root, "runtime"), JUPYTER_CONFIG_DIR: Path.join(root, "config") }
   })
   started.push(child)
   const url = `http://127.0.0.1:${port}`
@@ -212,28 +258,30 @@ const startJupyter = async (): Promise<JupyterTarget | string> => {
     Fs.closeSync(log)
     Fs.rmSync(root, { recursive: true, force: true })
   })
-  const deadline = Date.now() + 60_000
+  const deadline = Date.now() + 90_000
   for (;;) {
     if (child.exitCode !== null) {
       const tail = Fs.readFileSync(Path.join(root, "server.log"), "utf8").trim().split("\n").slice(-3).join(" / ")
-      return `jupyter_server exited (${child.exitCode}): ${tail}`
+      return `jupyter_server ${version} exited (${child.exitCode}): ${tail}`
     }
     try {
       if ((await fetch(`${url}/api`)).status === 200) break
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) return "jupyter_server did not answer GET /api within 60 s"
+    if (Date.now() > deadline) return `jupyter_server ${version} did not answer GET /api within 90 s`
     await new Promise((r) => setTimeout(r, 200))
   }
-  const sessionIds = await seedJupyter(url, token, jupyterSessions, true)
+  const sessionIds = await seedJupyter(url, token, realJupyterSessions, true)
+  serverVersions[which] = version
   return { url, token, sessionIds }
 }
+const serverVersions: Record<string, string> = {}
 
 /** Runs one variant in its own process; its metrics, or the error. */
 const runChild = (scenario: string, variant: string, params: unknown, tag = ""): Promise<Metrics | Error> =>
   new Promise((resolve) => {
-    const profiled = profile && (variant.startsWith("effect-sessions") || scenario === "prefetch")
+    const profiled = profile
     const profileName = `${scenario}-${variant}${tag}`.replace(/[^\w.-]+/g, "_") + ".cpuprofile"
     const flags = [
       ...(profiled ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${profileName}`] : []),
@@ -258,12 +306,12 @@ const runChild = (scenario: string, variant: string, params: unknown, tag = ""):
         Fs.mkdirSync(Path.join(outDir, "logs"), { recursive: true })
         Fs.writeFileSync(Path.join(outDir, "logs", profileName.replace(/\.cpuprofile$/, ".log")), lines.join("\n"))
       }
-      if (code !== 0) return resolve(new Error(`${scenario} / ${variant}: exited ${code ?? signal}`))
+      if (code !== 0) return resolve(new Error(`${scenario} / ${variant}${tag}: exited ${code ?? signal}`))
       let metrics: Metrics
       try {
         metrics = JSON.parse(last) as Metrics
       } catch {
-        return resolve(new Error(`${scenario} / ${variant}: no metrics line (${last.slice(0, 200)})`))
+        return resolve(new Error(`${scenario} / ${variant}${tag}: no metrics line (${last.slice(0, 200)})`))
       }
       const from = metrics["profileFromUs"]
       delete metrics["profileFromUs"]
@@ -371,57 +419,83 @@ const analyze = (file: string, fromUs = 0): string => {
 // ---------------------------------------------------------------------------
 // scenarios
 
-type Scenario = Record<string, Metrics>
-const scenarios: Record<string, Scenario> = {}
+type Rows = Record<string, Metrics>
+/** scenario → variant → metric → median over rounds (what results.json and the tables show). */
+const scenarios: Record<string, Rows> = {}
+/** scenario → variant → one metrics object per round (index = round − 1). */
+const samples: Record<string, Record<string, Array<Metrics | undefined>>> = {}
+/** ratio → one value per round. */
+const ratioRounds: Record<string, Array<number>> = {}
 const failures: Array<string> = []
 const notes: Array<string> = []
-
-/** Runs a variant (`clientScenario` is what client.ts calls it) and files its metrics under `scenario`. */
-/** Every run of each variant (scenario → variant → one metrics object per round). */
-const samples: Record<string, Record<string, Array<Metrics>>> = {}
 
 const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+  return sorted.length === 0
+    ? Number.NaN
+    : sorted.length % 2 === 1
+    ? sorted[mid]!
+    : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-const measure = async (scenario: string, clientScenario: string, variant: string, params: unknown, round = "") => {
-  process.stderr.write(`  ${scenario} · ${variant}${round} …\n`)
-  const result = await runChild(clientScenario, variant, params, scenario === clientScenario ? "" : ` · ${scenario}`)
-  if (result instanceof Error) {
-    failures.push(result.message)
-    console.error(`  ✗ ${result.message}`)
-    return
-  }
+/** Files one round's metrics of a variant (merged with what that round has already) and updates its median row. */
+const file = (scenario: string, variant: string, round: number, metrics: Metrics) => {
   const runs = ((samples[scenario] ??= {})[variant] ??= [])
-  runs.push(result)
-  // The row is the median of the variant's runs, metric by metric.
+  runs[round - 1] = { ...runs[round - 1], ...metrics }
+  const present = runs.filter((r): r is Metrics => r !== undefined)
   const row: Metrics = {}
-  for (const key of Object.keys(result)) row[key] = median(runs.map((r) => r[key]!).filter((v) => v !== undefined))
-  if (runs.length > 1) row["runs"] = runs.length
+  const keys = new Set(present.flatMap((r) => Object.keys(r)))
+  for (const key of keys) row[key] = median(present.map((r) => r[key]).filter((v): v is number => v !== undefined))
+  if (present.length > 1) row["runs"] = present.length
   ;(scenarios[scenario] ??= {})[variant] = row
+}
+
+/** Runs one variant once (`clientScenario` is what client.ts calls it); its metrics, or undefined after recording the failure. */
+const measure = async (
+  scenario: string,
+  clientScenario: string,
+  variant: string,
+  params: unknown,
+  round: number,
+  tag = ""
+): Promise<Metrics | undefined> => {
+  const of = rounds > 1 ? ` (round ${round}/${rounds})` : ""
+  process.stderr.write(`  ${scenario} · ${variant}${tag}${of} …\n`)
+  const result = await runChild(clientScenario, variant, params, tag === "" && scenario === clientScenario ? "" : `${tag} · ${scenario}`)
+  if (result instanceof Error) {
+    failures.push(`${result.message}${of}`)
+    console.error(`  ✗ ${result.message}`)
+    return undefined
+  }
+  delete result["childSeconds"]
+  return result
+}
+
+/** A variant of an interleaved scenario: the name it is filed under, what client.ts calls it, its parameters. */
+interface Variant {
+  readonly row: string
+  readonly client?: string
+  readonly params: unknown
 }
 
 /**
  * Runs the variants `rounds` times, interleaved (A B C, A B C, …), so that a
- * busy spell of the shared machine hits every variant alike; rows are medians.
- * Variants in `once` run in the first round only (information, not ratios).
+ * busy spell of the shared machine hits every variant alike; rows are medians,
+ * and each round gives each ratio one value.
  */
-const measureRounds = async (
-  scenario: string,
-  clientScenario: string,
-  variants: ReadonlyArray<string>,
-  params: unknown,
-  once: ReadonlyArray<string> = []
-) => {
+const measureRounds = async (scenario: string, clientScenario: string, variants: ReadonlyArray<Variant>) => {
   for (let round = 1; round <= rounds; round++) {
-    for (const variant of variants) {
-      if (round > 1 && once.includes(variant)) continue
-      await measure(scenario, clientScenario, variant, params, rounds > 1 ? ` (round ${round}/${rounds})` : "")
+    for (const v of variants) {
+      const metrics = await measure(scenario, clientScenario, v.client ?? v.row, v.params, round)
+      if (metrics !== undefined) file(scenario, v.row, round, metrics)
     }
   }
 }
+
+/** The value of a metric for a row and a mode (`_seq`, `_c16`, `_1M`, …) or of the row itself. */
+const cell = (metrics: Metrics, mode: string, metric: string) =>
+  metrics[mode === "" ? metric : `${metric}_${mode}`] ?? metrics[`${metric}_${mode.split("_")[0]}`] ?? metrics[metric]
 
 /** Renders one scenario: a row per variant and mode (`_seq`, `_c16`, …), a column per metric. */
 const render = (
@@ -432,15 +506,34 @@ const render = (
   const rows: Array<Array<string>> = []
   for (const [variant, metrics] of Object.entries(scenarios[scenario] ?? {})) {
     for (const mode of modes) {
-      // A metric of the variant (`peakRssMB`), of the operation (`fibersPerCall_list`) or of the mode (`p50Ms_list_c16`).
-      const value = (metric: string) =>
-        metrics[mode === "" ? metric : `${metric}_${mode}`] ?? metrics[`${metric}_${mode.split("_")[0]}`] ??
-          metrics[metric]
       if (mode !== "" && columns.every(([metric]) => metrics[`${metric}_${mode}`] === undefined)) continue
-      rows.push([mode === "" ? variant : `${variant} · ${mode}`, ...columns.map(([metric]) => fmt(value(metric)))])
+      rows.push([
+        mode === "" ? variant : `${variant} · ${mode}`,
+        ...columns.map(([metric]) => fmt(cell(metrics, mode, metric))),
+        fmt(metrics["runs"] ?? 1)
+      ])
     }
   }
-  return rows.length === 0 ? "(no rows)" : table(["variant", ...columns.map(([, h]) => h)], rows)
+  return rows.length === 0 ? "(no rows)" : table(["variant", ...columns.map(([, h]) => h), "runs"], rows)
+}
+
+/** A scenario module's rows: one column per metric when they are few, else one line per variant and metric. */
+const renderGeneric = (scenario: string) => {
+  const rows = scenarios[scenario] ?? {}
+  const metrics = [...new Set(Object.values(rows).flatMap((r) => Object.keys(r)))].filter((k) => k !== "runs")
+  if (metrics.length === 0) return "(no rows)"
+  if (metrics.length <= 7) {
+    return table(
+      ["variant", ...metrics],
+      Object.entries(rows).map(([variant, r]) => [variant, ...metrics.map((k) => fmt(r[k]))])
+    )
+  }
+  return table(
+    ["variant", "metric", "value"],
+    Object.entries(rows).flatMap(([variant, r]) =>
+      Object.entries(r).filter(([k]) => k !== "runs").map(([k, v]) => [variant, k, fmt(v)])
+    )
+  )
 }
 
 const rateColumns = [
@@ -452,72 +545,84 @@ const rateColumns = [
   ["peakRssMB", "peak RSS MB"]
 ] as const
 
+/** The overhead variants: the library on its own transport against the floors, and the generic-path pairs. */
+const ours = "effect-sessions (UndiciHttpClient)"
 const overheadScenario = async (info: ServerInfo) => {
-  const p = {
-    ...size.overhead,
+  const target = {
     url: info.deepset.url,
     apiKey: info.deepset.apiKey,
     workspace: info.deepset.workspace,
     session: info.deepset.statusSession
   }
-  const informational = ["effect-sessions (undici)", "effect-sessions (fetch)", "@effect/platform HttpClient (undici)"]
-  await measureRounds(
-    "overhead",
-    "overhead",
-    ["effect-sessions (UndiciHttpClient)", ...informational, "undici.request", "fetch"],
-    p,
-    informational
-  )
+  const main = { ...size.overhead, ...target }
+  const generic = { ...size.overheadGeneric, ...target }
+  await measureRounds("overhead", "overhead", [
+    { row: ours, params: main },
+    { row: "undici.request", params: main },
+    { row: "undici.dispatch", params: main },
+    { row: "fetch", params: main },
+    // Each generic pair runs back to back: effect-sessions on an HttpClient, then that HttpClient alone.
+    { row: "effect-sessions (undici)", params: generic },
+    { row: "@effect/platform HttpClient (undici)", params: generic },
+    { row: "effect-sessions (fetch)", params: generic },
+    { row: "@effect/platform HttpClient (fetch)", params: generic }
+  ])
 }
 
 const jupyterVariants = ["effect-sessions", "@jupyterlab/services", "undici.request"]
 
-const jupyterScenario = async (
-  name: string,
-  target: JupyterTarget | string,
-  rate: RateParams
-) => {
+const jupyterScenario = async (name: string, target: JupyterTarget | string, rate: RateParams) => {
   if (typeof target === "string") {
     notes.push(`${name}: skipped: ${target}`)
     console.error(`  ${name}: skipped: ${target}`)
     return
   }
-  await measureRounds(name, "jupyter", jupyterVariants, { ...rate, ...target })
+  await measureRounds(name, "jupyter", jupyterVariants.map((row) => ({ row, params: { ...rate, ...target } })))
 }
+
+/** The stream's rows: effect-sessions and the hand loop with our schema at each prefetch, and the plain sequential loop. */
+const streamRows = [
+  ...streamPrefetch.flatMap((n) => [
+    { row: `effect-sessions · prefetch ${n}`, client: "effect-sessions", prefetch: n },
+    { row: `hand loop + schema · prefetch ${n}`, client: "hand loop + schema", prefetch: n }
+  ]),
+  { row: "hand loop (JSON.parse) · prefetch 1", client: "hand loop (JSON.parse)", prefetch: 1 }
+]
 
 const streamScenario = async (info: ServerInfo) => {
   const d = info.deepset
   const base = { url: d.url, apiKey: d.apiKey, workspace: d.workspace, warmSession: d.warmSession, pageSize: d.maxPageSize }
-  for (const variant of ["effect-sessions", "hand loop (JSON.parse)", "hand loop + schema"]) {
-    for (const [session, files, tag] of [[d.largeSession, d.largeFiles, largeLabel], [d.smallSession, d.smallFiles, smallLabel]] as const) {
-      process.stderr.write(`  stream · ${variant} · ${tag} files …\n`)
-      const metrics = await runChild("stream", variant, { ...base, session, files }, ` · ${tag}`)
-      if (metrics instanceof Error) {
-        failures.push(metrics.message)
-        console.error(`  ✗ ${metrics.message}`)
-        continue
+  for (let round = 1; round <= rounds; round++) {
+    for (const v of streamRows) {
+      for (const [session, files, tag] of [[d.largeSession, d.largeFiles, largeLabel], [d.smallSession, d.smallFiles, smallLabel]] as const) {
+        const metrics = await measure("stream", "stream", v.client, { ...base, session, files, prefetch: v.prefetch }, round, ` · prefetch ${v.prefetch} · ${tag}`)
+        if (metrics === undefined) continue
+        const suffixed: Metrics = {}
+        for (const [k, value] of Object.entries(metrics)) suffixed[`${k}_${tag}`] = value
+        file("stream", v.row, round, suffixed)
       }
-      const rows = (scenarios["stream"] ??= {})
-      const row = (rows[variant] ??= {})
-      for (const [k, v] of Object.entries(metrics)) if (k !== "childSeconds") row[`${k}_${tag}`] = v
     }
   }
 }
 
+const prefetchDepths = [1, 2, 4, 8]
 const prefetchScenario = async (info: ServerInfo) => {
   const s = info.slow
-  for (const prefetch of [1, 2, 4, 8]) {
-    await measure("prefetch", "prefetch", `prefetch ${prefetch}`, {
-      url: s.url,
-      apiKey: s.apiKey,
-      workspace: s.workspace,
-      session: s.session,
-      files: s.files,
-      warmSession: s.warmSession,
-      pageSize: prefetchPageSize,
-      prefetch
-    })
-  }
+  const params = (prefetch: number) => ({
+    url: s.url,
+    apiKey: s.apiKey,
+    workspace: s.workspace,
+    session: s.session,
+    files: s.files,
+    warmSession: s.warmSession,
+    pageSize: prefetchPageSize,
+    prefetch
+  })
+  await measureRounds(
+    "prefetch",
+    "prefetch",
+    prefetchDepths.map((n) => ({ row: `prefetch ${n}`, client: "effect-sessions", params: params(n) }))
+  )
   const rows = scenarios["prefetch"] ?? {}
   const one = rows["prefetch 1"]?.["seconds"]
   for (const row of Object.values(rows)) {
@@ -527,93 +632,253 @@ const prefetchScenario = async (info: ServerInfo) => {
 }
 
 // ---------------------------------------------------------------------------
-// ratios
+// scenario modules (bench/scenarios/*.ts)
 
-const ratios: Record<string, number> = {}
-const m = (scenario: string, variant: string, metric: string): number =>
-  scenarios[scenario]?.[variant]?.[metric] ?? Number.NaN
+const isScenario = (value: unknown): value is Scenario.Scenario =>
+  typeof value === "object" && value !== null && typeof (value as { name?: unknown }).name === "string" &&
+  typeof (value as { run?: unknown }).run === "function"
 
-const computeRatios = () => {
-  const c = size.overhead
-  const cpu = (v: string) =>
-    (m("overhead", v, "cpuUsPerReq_seq") * c.seq + m("overhead", v, "cpuUsPerReq_c16") * c.conc) / (c.seq + c.conc)
-  ratios["overhead.cpuPerRequestVsUndici"] = cpu("effect-sessions (UndiciHttpClient)") / cpu("undici.request")
-  ratios["overhead.cpuPerRequestVsUndici_seq"] = m("overhead", "effect-sessions (UndiciHttpClient)", "cpuUsPerReq_seq") /
-    m("overhead", "undici.request", "cpuUsPerReq_seq")
-  ratios["overhead.cpuPerRequestVsUndici_c16"] = m("overhead", "effect-sessions (UndiciHttpClient)", "cpuUsPerReq_c16") /
-    m("overhead", "undici.request", "cpuUsPerReq_c16")
-  ratios["overhead.throughputVsFetch_c16"] = m("overhead", "effect-sessions (UndiciHttpClient)", "reqPerSec_c16") /
-    m("overhead", "fetch", "reqPerSec_c16")
-  ratios["overhead.throughputVsUndici_c16"] = m("overhead", "effect-sessions (UndiciHttpClient)", "reqPerSec_c16") /
-    m("overhead", "undici.request", "reqPerSec_c16")
-
-  const jl = (scenario: string, op: string) =>
-    m(scenario, "effect-sessions", `reqPerSec_${op}_c16`) / m(scenario, "@jupyterlab/services", `reqPerSec_${op}_c16`)
-  for (const scenario of ["jupyter", "jupyterReal"]) {
-    if (scenarios[scenario] === undefined) continue
-    const list = jl(scenario, "list")
-    const get = jl(scenario, "get")
-    ratios[`${scenario}.throughputVsJupyterlab_c16`] = Math.sqrt(list * get)
-    ratios[`${scenario}.throughputVsJupyterlab_list_c16`] = list
-    ratios[`${scenario}.throughputVsJupyterlab_get_c16`] = get
+/** Every module of bench/scenarios/ but Scenario.ts, with the scenarios it exports (or why it could not be loaded). */
+const discover = async (): Promise<Array<{ readonly file: string; readonly scenarios: ReadonlyArray<Scenario.Scenario>; readonly error?: string }>> => {
+  if (!Fs.existsSync(scenariosDir)) return []
+  const files = Fs.readdirSync(scenariosDir)
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts") && f !== "Scenario.ts")
+    .sort()
+  const found = []
+  for (const f of files) {
+    try {
+      // The orchestrator runs on tsx: the module's TypeScript source is imported as is; its children run compiled JS.
+      const mod = (await import(pathToFileURL(Path.join(scenariosDir, f)).href)) as Record<string, unknown>
+      const list = Object.values(mod).filter(isScenario)
+      found.push({ file: f, scenarios: [...new Set(list)] })
+    } catch (e) {
+      found.push({ file: f, scenarios: [], error: e instanceof Error ? e.message.split("\n")[0] ?? "" : String(e) })
+    }
   }
-
-  ratios["stream.throughputVsHandLoop"] = m("stream", "effect-sessions", `itemsPerSec_${largeLabel}`) /
-    m("stream", "hand loop (JSON.parse)", `itemsPerSec_${largeLabel}`)
-  ratios["stream.throughputVsHandLoopSchema"] = m("stream", "effect-sessions", `itemsPerSec_${largeLabel}`) /
-    m("stream", "hand loop + schema", `itemsPerSec_${largeLabel}`)
-  ratios[`stream.rss1MOver100k`] = m("stream", "effect-sessions", `peakRssMB_${largeLabel}`) /
-    m("stream", "effect-sessions", `peakRssMB_${smallLabel}`)
-  ratios["prefetch.speedup4"] = m("prefetch", "prefetch 4", "speedupVsPrefetch1")
-  for (const [k, v] of Object.entries(ratios)) if (Number.isNaN(v)) delete ratios[k]
+  return found
 }
 
-/** Targets: name, comparison, bound, and where the value comes from. */
-const targets: ReadonlyArray<readonly [string, "≤" | "≥" | "<", number, () => number]> = [
-  ["overhead.cpuPerRequestVsUndici", "≤", 1.15, () => ratios["overhead.cpuPerRequestVsUndici"] ?? Number.NaN],
-  ["overhead.throughputVsFetch_c16", "≥", 1.3, () => ratios["overhead.throughputVsFetch_c16"] ?? Number.NaN],
-  ["jupyter.throughputVsJupyterlab_c16", "≥", 1.3, () => ratios["jupyter.throughputVsJupyterlab_c16"] ?? Number.NaN],
-  ["stream.throughputVsHandLoop", "≥", 0.8, () => ratios["stream.throughputVsHandLoop"] ?? Number.NaN],
-  ["stream.rss1MOver100k", "≤", 1.2, () => ratios["stream.rss1MOver100k"] ?? Number.NaN],
-  [`stream peakRssMB at ${largeLabel}`, "<", 150, () => m("stream", "effect-sessions", `peakRssMB_${largeLabel}`)],
-  ["prefetch.speedup4", "≥", 3, () => ratios["prefetch.speedup4"] ?? Number.NaN]
+const runModule = async (scenario: Scenario.Scenario) => {
+  const log = (line: string) => process.stderr.write(`  ${scenario.name}: ${line}\n`)
+  try {
+    const result = await scenario.run({ quick, rounds, outDir, log })
+    scenarios[scenario.name] = { ...(scenarios[scenario.name] ?? {}), ...result.rows }
+    for (const [name, values] of Object.entries(result.ratios)) {
+      ;(ratioRounds[name] ??= []).push(...values.filter((v) => Number.isFinite(v)))
+    }
+    for (const note of result.notes ?? []) notes.push(`${scenario.name}: ${note}`)
+  } catch (e) {
+    const message = `${scenario.name}: the scenario failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`
+    failures.push(message.split("\n").slice(0, 4).join("\n"))
+    console.error(`  ✗ ${message}`)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// ratios
+
+/** A metric of one round: scenario, row, metric (NaN when that round has no value). */
+type Get = (scenario: string, variant: string, metric: string) => number
+
+const jupyterCpu = (g: Get, scenario: string, variant: string, op: string, rate: RateParams) =>
+  (g(scenario, variant, `cpuUsPerReq_${op}_seq`) * rate.seq + g(scenario, variant, `cpuUsPerReq_${op}_c16`) * rate.conc) /
+  (rate.seq + rate.conc)
+
+/** Every ratio the built-in scenarios give, as a function of one round's metrics. */
+const ratioDefinitions = (): Record<string, (g: Get) => number> => {
+  const o = (v: string, k: string) => (g: Get) => g("overhead", v, k)
+  const per = (a: (g: Get) => number, b: (g: Get) => number) => (g: Get) => a(g) / b(g)
+  const c = size.overhead
+  const blend = (v: string) => (g: Get) =>
+    (g("overhead", v, "cpuUsPerReq_seq") * c.seq + g("overhead", v, "cpuUsPerReq_c16") * c.conc) / (c.seq + c.conc)
+  const defs: Record<string, (g: Get) => number> = {
+    "overhead.cpuPerRequestVsUndici_seq": per(o(ours, "cpuUsPerReq_seq"), o("undici.request", "cpuUsPerReq_seq")),
+    "overhead.cpuPerRequestVsUndici_c16": per(o(ours, "cpuUsPerReq_c16"), o("undici.request", "cpuUsPerReq_c16")),
+    "overhead.cpuPerRequestVsUndici": per(blend(ours), blend("undici.request")),
+    "overhead.cpuPerRequestVsUndiciDispatch_seq": per(o(ours, "cpuUsPerReq_seq"), o("undici.dispatch", "cpuUsPerReq_seq")),
+    "overhead.cpuPerRequestVsUndiciDispatch_c16": per(o(ours, "cpuUsPerReq_c16"), o("undici.dispatch", "cpuUsPerReq_c16")),
+    "overhead.throughputVsFetch_c16": per(o(ours, "reqPerSec_c16"), o("fetch", "reqPerSec_c16")),
+    "overhead.throughputVsUndici_c16": per(o(ours, "reqPerSec_c16"), o("undici.request", "reqPerSec_c16"))
+  }
+  for (const t of ["undici", "fetch"]) {
+    const lib = `effect-sessions (${t})`
+    const alone = `@effect/platform HttpClient (${t})`
+    defs[`overhead.genericVsPlatform_${t}`] = per(o(lib, "cpuUsPerReq_seq"), o(alone, "cpuUsPerReq_seq"))
+    defs[`overhead.genericVsPlatform_${t}_c16`] = per(o(lib, "cpuUsPerReq_c16"), o(alone, "cpuUsPerReq_c16"))
+  }
+  for (const [scenario, rate] of [
+    ["jupyter", size.jupyterEmulator],
+    ["jupyterReal", size.jupyterReal],
+    ["jupyterReal2", size.jupyterReal]
+  ] as const) {
+    const tp = (op: string) => (g: Get) =>
+      g(scenario, "effect-sessions", `reqPerSec_${op}_c16`) / g(scenario, "@jupyterlab/services", `reqPerSec_${op}_c16`)
+    const cpu = (op: string) => (g: Get) =>
+      jupyterCpu(g, scenario, "effect-sessions", op, rate) / jupyterCpu(g, scenario, "@jupyterlab/services", op, rate)
+    defs[`${scenario}.throughputVsJupyterlab_c16`] = (g) => Math.sqrt(tp("list")(g) * tp("get")(g))
+    defs[`${scenario}.throughputVsJupyterlab_list_c16`] = tp("list")
+    defs[`${scenario}.throughputVsJupyterlab_get_c16`] = tp("get")
+    defs[`${scenario}.cpuVsJupyterlab`] = (g) => Math.sqrt(cpu("list")(g) * cpu("get")(g))
+    defs[`${scenario}.cpuVsJupyterlab_list`] = cpu("list")
+    defs[`${scenario}.cpuVsJupyterlab_get`] = cpu("get")
+  }
+  const s = (row: string, metric: string, at = largeLabel) => (g: Get) => g("stream", row, `${metric}_${at}`)
+  const lib = (n: number) => `effect-sessions · prefetch ${n}`
+  const hand = (n: number) => `hand loop + schema · prefetch ${n}`
+  for (const n of streamPrefetch) {
+    const suffix = n === gatedPrefetch ? "" : `_p${n}`
+    defs[`stream.throughputVsHandLoopSamePrefetch${suffix}`] = per(s(lib(n), "itemsPerSec"), s(hand(n), "itemsPerSec"))
+    defs[`stream.cpuPerItemVsHandLoopSchema${suffix}`] = per(s(lib(n), "cpuUsPerItem"), s(hand(n), "cpuUsPerItem"))
+    defs[`stream.peakRssOverHandLoopMB${suffix}`] = (g) => s(lib(n), "peakRssMB")(g) - s(hand(n), "peakRssMB")(g)
+  }
+  // The old definition (the library's default prefetch against the sequential loop without validation), for comparison.
+  defs["stream.throughputVsHandLoop"] = per(s(lib(gatedPrefetch), "itemsPerSec"), s("hand loop (JSON.parse) · prefetch 1", "itemsPerSec"))
+  defs["stream.rss1MOver100k"] = per(s(lib(gatedPrefetch), "peakRssMB"), s(lib(gatedPrefetch), "peakRssMB", smallLabel))
+  defs[`stream.peakRssMB_${largeLabel}`] = s(lib(gatedPrefetch), "peakRssMB")
+  for (const n of prefetchDepths.slice(1)) {
+    defs[`prefetch.speedup${n}`] = (g) => g("prefetch", "prefetch 1", "seconds") / g("prefetch", `prefetch ${n}`, "seconds")
+  }
+  return defs
+}
+
+/** Computes every built-in ratio once per round. */
+const computeRatios = () => {
+  for (const [name, definition] of Object.entries(ratioDefinitions())) {
+    for (let round = 0; round < rounds; round++) {
+      const value = definition((scenario, variant, metric) => samples[scenario]?.[variant]?.[round]?.[metric] ?? Number.NaN)
+      if (Number.isFinite(value)) (ratioRounds[name] ??= []).push(value)
+    }
+  }
+}
+
+type Op = "≤" | "≥" | "<" | "="
+/** A target: the ratio, how it compares, and whether a miss fails the run (`gated`) or is information. */
+interface Target {
+  readonly name: string
+  readonly op: Op
+  readonly bound: number
+  readonly gated: boolean
+  readonly label?: string
+}
+
+const gate = (name: string, op: Op, bound: number, label?: string): Target => ({ name, op, bound, gated: true, ...(label ? { label } : {}) })
+const info = (name: string, op: Op, bound: number, label: string): Target => ({ name, op, bound, gated: false, label })
+
+/**
+ * The targets. Gated: a full run fails when one is missed. The scenario
+ * modules' targets are here too (their ratios come from bench/scenarios/).
+ */
+const targets: ReadonlyArray<Target> = [
+  gate("overhead.cpuPerRequestVsUndici_seq", "≤", 1.15),
+  gate("overhead.cpuPerRequestVsUndici_c16", "≤", 1.15),
+  gate("overhead.throughputVsFetch_c16", "≥", 1.3),
+  gate("overhead.genericVsPlatform_undici", "≤", 1.15, "sequential CPU/call, on NodeHttpClient.layerUndici"),
+  gate("overhead.genericVsPlatform_fetch", "≤", 1.15, "sequential CPU/call, on FetchHttpClient"),
+  gate("stream.throughputVsHandLoopSamePrefetch", "≥", 0.8, `prefetch ${gatedPrefetch}, ${largeLabel}`),
+  gate("stream.cpuPerItemVsHandLoopSchema", "≤", 1.3, `prefetch ${gatedPrefetch}, ${largeLabel}`),
+  gate("stream.peakRssOverHandLoopMB", "≤", 20, `MB over the hand loop, prefetch ${gatedPrefetch}, ${largeLabel}`),
+  gate("stream.rss1MOver100k", "≤", 1.2),
+  gate(`stream.peakRssMB_${largeLabel}`, "<", 150),
+  gate("prefetch.speedup4", "≥", 3),
+  gate("jupyterReal.cpuVsJupyterlab", "≤", 0.75, "real Jupyter Server 1.23"),
+  gate("jupyterReal2.cpuVsJupyterlab", "≤", 0.75, "real Jupyter Server 2.x"),
+  info("jupyter.throughputVsJupyterlab_c16", "≥", 1.3, "transport measurement on the emulator"),
+  info("overhead.cpuPerRequestVsUndici", "≤", 1.15, "the old blend of seq and c16"),
+  info("stream.throughputVsHandLoop", "≥", 0.8, "the old definition: prefetch 4 vs the sequential loop"),
+  gate("looker.throughputVsLookerSdk_c16", "≥", 1.3),
+  gate("looker.logins", "=", 1, "one login for the whole run"),
+  gate("whylabs.uploadVsRawPut", "≥", 0.8),
+  gate("whylabs.createCpuVsUndici", "≤", 1.15),
+  gate("upload.throughputVsPythonSdk", "≥", 2),
+  gate("upload.largeVsRaw", "≥", 0.8)
 ]
 
-const verdict = (op: "≤" | "≥" | "<", value: number, bound: number) =>
-  Number.isNaN(value) ? "skipped" : (op === "≤" ? value <= bound : op === "≥" ? value >= bound : value < bound) ? "✓" : "✗"
+type Verdict = "met" | "missed" | "not decided" | "skipped"
+
+const holds = (op: Op, value: number, bound: number) =>
+  op === "≤" ? value <= bound : op === "≥" ? value >= bound : op === "<" ? value < bound : value === bound
+
+/** Met when every round holds, missed when none does, not decided when the spread crosses the target. */
+const verdict = (t: Target, values: ReadonlyArray<number>): Verdict => {
+  if (values.length === 0) return "skipped"
+  const ok = values.filter((v) => holds(t.op, v, t.bound)).length
+  return ok === values.length ? "met" : ok === 0 ? "missed" : "not decided"
+}
+
+const summary = (values: ReadonlyArray<number>) => ({
+  median: median(values),
+  min: Math.min(...values),
+  max: Math.max(...values),
+  rounds: values.length
+})
+
+const mark: Record<Verdict, string> = { met: "✓ met", missed: "✗ missed", "not decided": "? not decided", skipped: "skipped" }
 
 // ---------------------------------------------------------------------------
 // main
 
-const tables = (): string => {
+const spread = (values: ReadonlyArray<number>) =>
+  values.length <= 1 ? "–" : `${fmt(Math.min(...values))}..${fmt(Math.max(...values))}`
+
+/** The ratio table: gated targets first, then information targets, then every other ratio. */
+const ratioTable = (): string => {
+  const rows: Array<Array<string>> = []
+  for (const t of targets) {
+    const values = ratioRounds[t.name] ?? []
+    if (values.length === 0 && !builtInTarget(t.name)) continue // a scenario module that is not there
+    rows.push([
+      t.name,
+      fmt(median(values)),
+      spread(values),
+      String(values.length),
+      `${t.op} ${t.bound}${t.gated ? "" : " (info)"}`,
+      t.gated ? mark[verdict(t, values)] : values.length === 0 ? "skipped" : `(${verdict(t, values)})`,
+      t.label ?? ""
+    ])
+  }
+  for (const [name, values] of Object.entries(ratioRounds)) {
+    if (targets.some((t) => t.name === name)) continue
+    rows.push([name, fmt(median(values)), spread(values), String(values.length), "(info)", "", ""])
+  }
+  return table(["ratio", "median", "min..max", "rounds", "target", "verdict", "what"], rows)
+}
+
+/** Whether a target belongs to a built-in scenario (shown as skipped when absent) rather than to a scenario module. */
+const builtInTarget = (name: string) => builtIn.includes(name.split(".")[0] ?? "")
+
+const tables = (modules: ReadonlyArray<string>): string => {
   const sections: Array<string> = []
   const add = (title: string, body: string) => sections.push(`### ${title}\n\n${body}`)
   if (scenarios["overhead"]) {
+    const n = (v: number) => v.toLocaleString("en-US")
     add(
-      `overhead — getStatus on the deepset emulator: ${size.overhead.seq.toLocaleString("en-US")} sequential, ${
-        size.overhead.conc.toLocaleString("en-US")
-      } at concurrency 16`,
+      `overhead — getStatus on the deepset emulator: ${n(size.overhead.seq)} sequential, ${n(size.overhead.conc)} at concurrency 16 (the generic-path pairs: ${
+        n(size.overheadGeneric.seq)
+      } and ${n(size.overheadGeneric.conc)})`,
       render("overhead", ["seq", "c16"], rateColumns)
     )
   }
   for (const [name, where, rate] of [
-    ["jupyter", "Jupyter emulator", size.jupyterEmulator],
-    ["jupyterReal", "real Jupyter Server", size.jupyterReal]
+    ["jupyter", "Jupyter emulator (a transport measurement)", size.jupyterEmulator],
+    ["jupyterReal", `real Jupyter Server ${serverVersions["jupyterReal"] ?? "1.23"}`, size.jupyterReal],
+    ["jupyterReal2", `real Jupyter Server ${serverVersions["jupyterReal2"] ?? "2.x"}`, size.jupyterReal]
   ] as const) {
     if (scenarios[name]) {
       add(
-        `${name} — listSessions (${jupyterSessions} sessions) and getSession on the ${where}: ${rate.seq} sequential, ${rate.conc} at concurrency 16`,
+        `${name} — listSessions (${name === "jupyter" ? jupyterSessions : realJupyterSessions} sessions) and getSession on the ${where}: ${rate.seq} sequential, ${rate.conc} at concurrency 16`,
         render(name, ["list_seq", "list_c16", "get_seq", "get_c16"], rateColumns)
       )
     }
   }
   if (scenarios["stream"]) {
     add(
-      `stream — streamFiles over ${largeLabel} and ${smallLabel} files, pages of 1000`,
+      `stream — streamFiles over ${largeLabel} and ${smallLabel} files, pages of 1000, prefetch ${streamPrefetch.join(" and ")}`,
       render("stream", [largeLabel, smallLabel], [
         ["itemsPerSec", "items/s"],
         ["seconds", "s"],
         ["cpuUsPerItem", "CPU µs/item"],
+        ["gcMs", "GC ms"],
+        ["gcPctOfCpu", "GC % of CPU"],
         ["peakRssMB", "peak RSS MB"]
       ])
     )
@@ -627,90 +892,161 @@ const tables = (): string => {
       ]])
     )
   }
-  const targetRows = targets.map(([name, op, bound, get]) => {
-    const value = get()
-    return [name, fmt(value), `${op} ${bound}`, verdict(op, value, bound)]
-  })
-  const infoRows = Object.entries(ratios)
-    .filter(([name]) => !targets.some(([t]) => t === name))
-    .map(([name, value]) => [name, fmt(value), "(info)", ""])
-  add("ratios", table(["ratio", "value", "target", ""], [...targetRows, ...infoRows]))
+  for (const name of modules) if (scenarios[name]) add(`${name} (bench/scenarios/)`, renderGeneric(name))
+  add("ratios (median and min..max over the rounds; met: every round holds; missed: none does; not decided: the spread crosses the target)", ratioTable())
   return sections.join("\n\n")
+}
+
+/** The commit measured, and whether the measured code had uncommitted changes. */
+const gitState = () => {
+  const run = (...a: Array<string>) => spawnSync("git", a, { cwd: repoDir, encoding: "utf8" })
+  const head = run("rev-parse", "HEAD").stdout.trim() || "unknown"
+  const dirty = run("status", "--porcelain", "--", "src", "bench", "test/support", "package.json", "package-lock.json", ":(exclude)bench/RESULTS.md")
+    .stdout.split("\n").filter((l) => l.trim() !== "")
+  return { commit: head, dirty: dirty.length > 0, dirtyFiles: dirty.map((l) => l.slice(3)) }
 }
 
 const main = async () => {
   const t0 = performance.now()
   const loadAtStart = Os.loadavg()[0] ?? 0
-  const lap = (name: string) =>
-    process.stderr.write(`  (${name} done at ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`)
-  process.stderr.write(`bench${quick ? " --quick" : ""}: compiling to bench/.out …\n`)
+  const loadAfter: Record<string, number> = {}
+  const git = gitState()
+  const lap = (name: string) => {
+    loadAfter[name] = Os.loadavg()[0] ?? 0
+    process.stderr.write(`  (${name} done at ${((performance.now() - t0) / 1000).toFixed(1)} s, load ${loadAfter[name]!.toFixed(2)})\n`)
+  }
+  process.stderr.write(`bench${quick ? " --quick" : ""}: ${rounds} round(s); compiling to bench/.out …\n`)
   compile()
-  // The real Jupyter Server starts (and is seeded) while the emulators start; both are ready before any measurement.
-  const jupyterClient = Fs.existsSync(Path.join(benchDir, "..", "src", "jupyter", "index.ts"))
-  const realJupyter = wanted("jupyter") && jupyterClient
-    ? startJupyter().catch((e: unknown) => `could not start: ${e instanceof Error ? e.message : String(e)}`)
-    : Promise.resolve("not wanted")
-  const info = await startServer()
-  const real = await realJupyter
-  process.stderr.write(`server: deepset ${info.deepset.url}, slow ${info.slow.url}, jupyter emulator ${
-    "url" in info.jupyter ? info.jupyter.url : info.jupyter.skipped
-  }, real Jupyter Server ${typeof real === "string" ? real : real.url}\n`)
-  lap("setup")
-
-  if (wanted("overhead")) await overheadScenario(info).then(() => lap("overhead"))
-  if (wanted("jupyter")) {
-    if (!jupyterClient) {
-      console.log("jupyter: skipped: jupyter client not available")
-      notes.push("jupyter: skipped: jupyter client not available")
-    } else {
-      await jupyterScenario("jupyter", "url" in info.jupyter ? info.jupyter : info.jupyter.skipped, size.jupyterEmulator)
-      await jupyterScenario("jupyterReal", real, size.jupyterReal)
-      lap("jupyter")
+  const modules = await discover()
+  const moduleNames = modules.flatMap((m) => m.scenarios.map((s) => s.name))
+  for (const m of modules) {
+    const name = m.file.replace(/\.ts$/, "")
+    if (m.error !== undefined && wanted(name)) failures.push(`bench/scenarios/${m.file}: could not be loaded: ${m.error}`)
+    else if (m.error === undefined && m.scenarios.length === 0) notes.push(`bench/scenarios/${m.file} exports no Scenario`)
+  }
+  for (const name of only ?? []) {
+    if (!builtIn.includes(name) && !moduleNames.includes(name) && !modules.some((m) => m.file === `${name}.ts`)) {
+      notes.push(`--only: no scenario named ${name} (known: ${[...builtIn, ...moduleNames].join(", ")})`)
     }
   }
-  if (wanted("stream")) await streamScenario(info).then(() => lap("stream"))
-  if (wanted("prefetch")) await prefetchScenario(info).then(() => lap("prefetch"))
+
+  const needServer = ["overhead", "jupyter", "stream", "prefetch"].some(wanted)
+  const jupyterClient = Fs.existsSync(Path.join(repoDir, "src", "jupyter", "index.ts"))
+  // The real Jupyter Servers start (and are seeded) while the emulators start; all are ready before any measurement.
+  const real = Object.fromEntries(
+    (["jupyterReal", "jupyterReal2"] as const).map((name) => [
+      name,
+      wanted(name) && jupyterClient
+        ? startJupyter(name).catch((e: unknown) => `could not start: ${e instanceof Error ? e.message : String(e)}`)
+        : Promise.resolve(jupyterClient ? "not wanted" : "jupyter client not available")
+    ])
+  ) as Record<"jupyterReal" | "jupyterReal2", Promise<JupyterTarget | string>>
+  const info = needServer ? await startServer() : undefined
+  const real1 = await real.jupyterReal
+  const real2 = await real.jupyterReal2
+  const where = (t: JupyterTarget | string) => (typeof t === "string" ? t : t.url)
+  process.stderr.write(`server: ${
+    info === undefined
+      ? "not needed"
+      : `deepset ${info.deepset.url}, slow ${info.slow.url}, jupyter emulator ${"url" in info.jupyter ? info.jupyter.url : info.jupyter.skipped}`
+  }; real Jupyter Server 1.23: ${where(real1)}; 2.x: ${where(real2)}\n`)
+  lap("setup")
+
+  if (info !== undefined) {
+    if (wanted("overhead")) await overheadScenario(info).then(() => lap("overhead"))
+    if (wanted("jupyter")) {
+      if (!jupyterClient) notes.push("jupyter: skipped: jupyter client not available")
+      else {
+        await jupyterScenario("jupyter", "url" in info.jupyter ? info.jupyter : info.jupyter.skipped, size.jupyterEmulator)
+        lap("jupyter")
+      }
+    }
+  }
+  if (wanted("jupyterReal")) await jupyterScenario("jupyterReal", real1, size.jupyterReal).then(() => lap("jupyterReal"))
+  if (wanted("jupyterReal2")) await jupyterScenario("jupyterReal2", real2, size.jupyterReal).then(() => lap("jupyterReal2"))
+  if (info !== undefined) {
+    if (wanted("stream")) await streamScenario(info).then(() => lap("stream"))
+    if (wanted("prefetch")) await prefetchScenario(info).then(() => lap("prefetch"))
+  }
+  const ran: Array<string> = []
+  for (const m of modules) {
+    for (const scenario of m.scenarios) {
+      if (!wanted(scenario.name)) continue
+      process.stderr.write(`  ${scenario.name} (bench/scenarios/${m.file}) …\n`)
+      await runModule(scenario)
+      ran.push(scenario.name)
+      lap(scenario.name)
+    }
+  }
 
   computeRatios()
   const seconds = (performance.now() - t0) / 1000
   const host = machine()
-  const output = tables()
+  const output = tables(ran)
   console.log(`\n${output}\n`)
-  for (const note of notes) console.log(note)
+  for (const note of notes) console.log(`- ${note}`)
   for (const [name, text] of profiles) console.log(`\n### CPU profile: ${name}\n\n${text}`)
   const loadAtEnd = Os.loadavg()[0] ?? 0
-  const load = `load average (1 min) ${loadAtStart.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end`
+  const load = `load average (1 min) ${loadAtStart.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end (after each scenario: ${
+    Object.entries(loadAfter).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")
+  })`
+  const commit = `commit ${git.commit}${git.dirty ? ` + uncommitted changes in ${git.dirtyFiles.length} file(s) (${git.dirtyFiles.slice(0, 8).join(", ")}${git.dirtyFiles.length > 8 ? ", …" : ""})` : " (clean)"}`
   console.log(`\n${host.cpuModel}, ${host.cores} cores, ${host.memoryGB} GB, node ${host.node}, ${host.os}; ${load}`)
-  console.log(`children on ${useTsx ? "tsx" : "compiled JS (plain node)"}; whole run ${seconds.toFixed(1)} s`)
+  console.log(`${commit}; children on ${useTsx ? "tsx" : "compiled JS (plain node)"}; ${rounds} round(s); whole run ${seconds.toFixed(1)} s`)
 
+  const verdicts = targets
+    .map((t) => ({ ...t, ...(ratioRounds[t.name] ? summary(ratioRounds[t.name]!) : {}), verdict: verdict(t, ratioRounds[t.name] ?? []) }))
+    .filter((t) => t.verdict !== "skipped")
+  const missed = verdicts.filter((t) => t.gated && t.verdict === "missed")
+  const gating = !quick && !noGate && !profile
   const results = {
     machine: host,
     scenarios,
-    ratios,
+    ratios: Object.fromEntries(Object.entries(ratioRounds).map(([k, v]) => [k, median(v)])),
+    ratioRounds: Object.fromEntries(Object.entries(ratioRounds).map(([k, v]) => [k, { ...summary(v), values: v }])),
+    targets: verdicts,
     run: {
       quick,
+      rounds,
+      gated: gating,
       children: useTsx ? "tsx" : "node",
       seconds,
       date: new Date().toISOString(),
-      loadAverage1m: { start: loadAtStart, end: loadAtEnd },
+      commit: git.commit,
+      dirty: git.dirty,
+      dirtyFiles: git.dirtyFiles,
+      loadAverage1m: { start: loadAtStart, end: loadAtEnd, afterScenario: loadAfter },
+      jupyterServers: serverVersions,
+      scenarioModules: ran,
       failures,
       notes
     }
   }
   if (!profile) Fs.writeFileSync(Path.join(benchDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`)
   if (record) {
-    const command = `npm run bench${quick ? " -- --quick" : ""}`
+    const args = process.argv.slice(2).filter((a) => a !== "--record")
+    const command = `npm run bench -- --record${args.length > 0 ? ` ${args.join(" ")}` : ""}`
+    const date = new Date().toISOString()
     Fs.writeFileSync(
       Path.join(benchDir, "RESULTS.md"),
-      `# Benchmark results\n\nFrom one full run of \`${command}\` (${new Date().toISOString().slice(0, 10)}, ${
+      `# Benchmark results\n\nFrom one run of \`${command}\` (${date.slice(0, 16).replace("T", " ")} UTC, ${
         seconds.toFixed(0)
-      } s in all).\n\nMachine: ${host.cpuModel}, ${host.cores} cores, ${host.memoryGB} GB RAM, Node ${host.node}, ${host.os}; ${load}. Server and client share the machine (server in one process, each client variant in its own).\n\n${output}\n${
-        notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join("\n")}\n` : ""
-      }`
+      } s in all, ${rounds} interleaved round(s); rows are medians over rounds).\n\n` +
+        `Measured: ${commit}.\n\n` +
+        `Machine: ${host.cpuModel}, ${host.cores} cores, ${host.memoryGB} GB RAM, Node ${host.node}, ${host.os}; ${load}. ` +
+        `Server and client share the machine (server in one process, each client variant in its own), and the machine is shared with other work: compare ratios within one run.\n\n` +
+        `${output}\n${notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join("\n")}\n` : ""}` +
+        (failures.length > 0 ? `\nFailures:\n\n${failures.map((f) => `- ${f.split("\n")[0]}`).join("\n")}\n` : "")
     )
   }
+  const undecided = verdicts.filter((t) => t.gated && t.verdict === "not decided")
+  if (undecided.length > 0) console.log(`\nnot decided (the spread crosses the target): ${undecided.map((t) => t.name).join(", ")}`)
+  if (missed.length > 0) {
+    console.error(`\n${missed.length} gated target(s) missed: ${missed.map((t) => `${t.name} ${fmt(t.median)} (target ${t.op} ${t.bound})`).join(", ")}${gating ? "" : " (not gating: --quick, --profile or --no-gate)"}`)
+    if (gating) process.exitCode = 1
+  }
   if (failures.length > 0) {
-    console.error(`\n${failures.length} variant(s) failed:\n${failures.join("\n")}`)
+    console.error(`\n${failures.length} failure(s):\n${failures.join("\n")}`)
     process.exitCode = 1
   }
 }
