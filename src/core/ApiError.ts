@@ -31,8 +31,10 @@ export const ErrorContext = {
   status: Schema.optional(Schema.Number),
   /** The server's request id (`x-request-id` or the body's `requestId`), for support tickets. */
   requestId: Schema.optional(Schema.String),
-  /** The start of the response body (at most 1 KiB). */
+  /** The start of the response body (at most 1 KiB; never an HTML page, never a secret). */
   body: Schema.optional(Schema.String),
+  /** Where the server's documentation explains this error (Looker's `documentation_url`), when it said. */
+  documentationUrl: Schema.optional(Schema.String),
   /** What happened and what to try. */
   message: Schema.String
 }
@@ -94,6 +96,22 @@ export class Transport extends Schema.TaggedError<Transport>("effect-sessions/Tr
   notSent: Schema.Boolean
 }) {}
 
+/**
+ * A storage service (S3 or one like it, behind a presigned upload URL)
+ * refused the request with its XML error: `code` is its `<Code>`
+ * (`AccessDenied`, `SignatureDoesNotMatch`, `SlowDown`, …), `storageMessage`
+ * its `<Message>`. 403s are not retried (a new presigned URL is needed);
+ * 500 and 503 (`SlowDown`) are retried under the policy.
+ *
+ * @since 0.1.0
+ */
+export class StorageError extends Schema.TaggedError<StorageError>("effect-sessions/StorageError")("StorageError", {
+  ...ErrorContext,
+  code: Schema.String,
+  storageMessage: Schema.optional(Schema.String),
+  retryAfter: Schema.optional(Schema.DurationFromSelf)
+}) {}
+
 /** The response did not match the schema: `path` names the field (e.g. `data[3].created_at`). @since 0.1.0 */
 export class DecodeError extends Schema.TaggedError<DecodeError>("effect-sessions/DecodeError")("DecodeError", {
   ...ErrorContext,
@@ -117,6 +135,7 @@ export type ApiError =
   | Timeout
   | Transport
   | DecodeError
+  | StorageError
 
 /** The tags of the family. @since 0.1.0 */
 export type ApiErrorTag = ApiError["_tag"]
@@ -131,7 +150,8 @@ const tags: ReadonlySet<string> = new Set<ApiErrorTag>([
   "ServerError",
   "Timeout",
   "Transport",
-  "DecodeError"
+  "DecodeError",
+  "StorageError"
 ])
 
 /** Whether a value is an error of this family. @since 0.1.0 */

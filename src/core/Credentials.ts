@@ -19,6 +19,12 @@ import type { ApiError } from "./ApiError.js"
 export interface TokenSource {
   readonly get: Effect.Effect<Redacted.Redacted<string>, ApiError>
   readonly reject: (token: Redacted.Redacted<string>) => Effect.Effect<void>
+  /**
+   * The current token when one is held and fresh, without waiting (optional).
+   * A call that finds one skips `get`, so that waiting for a login (bounded
+   * by the call's deadline) costs only when a login is due.
+   */
+  readonly current?: (() => Redacted.Redacted<string> | undefined) | undefined
 }
 
 /** The `Authorization` scheme word a token is sent with. @since 0.1.0 */

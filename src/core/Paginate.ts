@@ -6,9 +6,14 @@
  * pages 2…n are fetched up to `prefetch` at a time, emitted in page order
  * (memory holds at most `prefetch` pages in flight plus the one being
  * consumed, however long the listing). If the last expected page still says `has_more` (the listing
- * grew), the following pages are fetched one by one until it does not. A page
- * that says `has_more` but is empty ends the stream (no endless loop on a
- * confused server). When the consumer stops or is interrupted, every request
+ * grew), the following pages are fetched one by one until it does not.
+ *
+ * A server that contradicts itself never ends a stream early: a page that is
+ * empty yet says `has_more`, before the last page `total` announced, is
+ * fetched once more (a page read while the listing changed), and if it is
+ * still empty the stream goes on with the next page, so no later item is
+ * lost. At or past the announced end such a page ends the stream (no endless
+ * loop on a confused server). When the consumer stops or is interrupted, every request
  * in flight is interrupted. A page that fails (after the policy's retries)
  * fails the stream: no page is ever skipped.
  *
@@ -35,7 +40,13 @@ export interface Options {
   readonly prefetch: number
 }
 
-const continues = <A>(page: Page<A>): boolean => page.has_more && page.data.length > 0
+/** Whether the listing goes on after page `n` of an expected `lastExpected`. */
+const continues = <A>(page: Page<A>, n: number, lastExpected: number): boolean =>
+  page.has_more && (page.data.length > 0 || n < lastExpected)
+
+/** An empty page that says more follow, before the announced end: worth one more look. */
+const suspicious = <A>(page: Page<A>, n: number, lastExpected: number): boolean =>
+  page.data.length === 0 && page.has_more && n < lastExpected
 
 const items = <A>(page: Page<A>): Chunk.Chunk<A> => Chunk.unsafeFromArray(page.data as Array<A>)
 
@@ -69,14 +80,17 @@ export const streamDeferred = <A, E>(
 ): Stream.Stream<A, E> =>
   Stream.unwrapScoped(
     Effect.gen(function*() {
-      const first = yield* Effect.flatten(fetch(1))
+      let first = yield* Effect.flatten(fetch(1))
+      const announced = (page: Page<A>) =>
+        Math.max(2, Math.ceil((Number.isFinite(page.total) ? page.total : 0) / Math.max(1, options.pageSize)))
+      if (suspicious(first, 1, announced(first))) first = yield* Effect.flatten(fetch(1))
+      const lastExpected = announced(first)
       const head = Stream.fromChunk(items(first))
-      if (!continues(first)) return head
+      if (!continues(first, 1, lastExpected)) return head
       const scope = yield* Effect.scope
       const prefetch = Math.max(1, Math.floor(options.prefetch))
-      const lastExpected = Math.max(2, Math.ceil(first.total / Math.max(1, options.pageSize)))
-      /** Requests in flight, oldest first. */
-      const inFlight: Array<Fiber.RuntimeFiber<Effect.Effect<Page<A>, E>, E>> = []
+      /** Requests in flight, oldest first, with their page numbers. */
+      const inFlight: Array<{ readonly n: number; readonly fiber: Fiber.RuntimeFiber<Effect.Effect<Page<A>, E>, E> }> = []
       let next = 2
       let done = false
       const start = Effect.suspend(() => {
@@ -85,7 +99,8 @@ export const streamDeferred = <A, E>(
         const limit = next <= lastExpected ? Math.min(prefetch, inFlight.length + lastExpected - next + 1) : 1
         const starts: Array<Effect.Effect<void>> = []
         while (inFlight.length + starts.length < limit) {
-          starts.push(Effect.map(Effect.forkIn(fetch(next++), scope), (fiber) => void inFlight.push(fiber)))
+          const n = next++
+          starts.push(Effect.map(Effect.forkIn(fetch(n), scope), (fiber) => void inFlight.push({ n, fiber })))
         }
         return Effect.all(starts, { discard: true })
       })
@@ -95,8 +110,10 @@ export const streamDeferred = <A, E>(
           start,
           Effect.suspend(() => {
             const oldest = inFlight.shift()!
-            return Effect.map(Effect.flatten(Fiber.join(oldest)), (page) => {
-              if (!continues(page)) done = true
+            const page = Effect.flatMap(Effect.flatten(Fiber.join(oldest.fiber)), (page) =>
+              suspicious(page, oldest.n, lastExpected) ? Effect.flatten(fetch(oldest.n)) : Effect.succeed(page))
+            return Effect.map(page, (page) => {
+              if (!continues(page, oldest.n, lastExpected)) done = true
               return items(page)
             })
           })

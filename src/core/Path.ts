@@ -8,6 +8,10 @@
  */
 import * as Either from "effect/Either"
 
+/** A lone UTF-16 surrogate (`encodeURIComponent` throws on it). */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+const isWellFormed = (s: string): boolean => !loneSurrogate.test(s)
+
 /** A parameter value that cannot be placed in a path. @since 0.1.0 */
 export interface BadSegment {
   readonly field: string
@@ -39,6 +43,8 @@ export const template = <const T extends string>(path: T): Template<ParamsOf<T>>
           message: value === "" ? "must not be empty" : `"${value}" is not a valid ${name}`
         })
       }
+      if (typeof value !== "string") return Either.left({ field: name, message: "must be a string" })
+      if (!isWellFormed(value)) return Either.left({ field: name, message: "is not valid Unicode (it holds a lone surrogate)" })
       out += encodeURIComponent(value) + (parts[i + 1] ?? "")
     }
     return Either.right(out)

@@ -149,17 +149,29 @@ export const backoff = (policy: Policy, retry: number, random: number): Duration
   return Duration.millis(full * (1 - policy.jitter * random))
 }
 
+/** IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 §5.6.7). */
+const imfFixdate = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/
+/** The obsolete RFC 850 form, `Sunday, 06-Nov-94 08:49:37 GMT`. */
+const rfc850 =
+  /^(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \d{2}-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-\d{2} \d{2}:\d{2}:\d{2} GMT$/
+/** The obsolete asctime form, `Sun Nov  6 08:49:37 1994`. */
+const asctime = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/
+
 /**
- * Parses a `Retry-After` header: delay-seconds or an HTTP-date (relative to
- * `nowMillis`). Unparseable → undefined; a date in the past → zero.
+ * Parses a `Retry-After` header as RFC 9110 §10.2.3 defines it: delay-seconds
+ * (digits only) or an HTTP-date (IMF-fixdate, or the two obsolete forms a
+ * recipient must accept), relative to `nowMillis`. Anything else (a decimal,
+ * a negative number, a date in another format, several values) is ignored:
+ * undefined, so the policy's own backoff applies. A date in the past is zero.
  *
  * @since 0.1.0
  */
 export const parseRetryAfter = (value: string | undefined, nowMillis: number): Duration.Duration | undefined => {
   if (value === undefined) return undefined
   const trimmed = value.trim()
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Duration.millis(Math.round(Number(trimmed) * 1000))
-  const at = Date.parse(trimmed)
+  if (/^\d{1,15}$/.test(trimmed)) return Duration.seconds(Number(trimmed))
+  if (!imfFixdate.test(trimmed) && !rfc850.test(trimmed) && !asctime.test(trimmed)) return undefined
+  const at = Date.parse(asctime.test(trimmed) ? `${trimmed.replace(/  /, " ")} GMT` : trimmed)
   if (Number.isNaN(at)) return undefined
   return Duration.millis(Math.max(0, at - nowMillis))
 }

@@ -21,6 +21,9 @@ import * as Transport from "../core/Transport.js"
 
 const timedOut: Transport.Failure = { _tag: "Timeout" }
 
+/** The longest delay `setTimeout` takes. */
+const maxTimerMillis = 2 ** 31 - 1
+
 /** Why an exchange was aborted by this side. */
 class Aborted extends Error {}
 
@@ -74,7 +77,7 @@ class Answer implements Transport.Exchange {
  */
 class Call implements Dispatcher.DispatchHandler {
   #resume: ((effect: Effect.Effect<Transport.Exchange, Transport.Failure>) => void) | undefined
-  #timer: ReturnType<typeof setTimeout>
+  #timer: ReturnType<typeof setTimeout> | undefined
   #abortRequest: ((reason: Error) => void) | undefined = undefined
   #abortReason: Aborted | undefined = undefined
   #status = 0
@@ -84,10 +87,13 @@ class Call implements Dispatcher.DispatchHandler {
 
   constructor(resume: (effect: Effect.Effect<Transport.Exchange, Transport.Failure>) => void, timeoutMillis: number) {
     this.#resume = resume
-    this.#timer = setTimeout(() => {
-      this.#finish(Effect.fail(timedOut))
-      this.#abort(new Aborted("attempt timeout"))
-    }, timeoutMillis)
+    // A budget a native timer cannot hold (Infinity, or over ~24.8 days, which Node would turn into 1 ms) sets none.
+    this.#timer = timeoutMillis <= maxTimerMillis
+      ? setTimeout(() => {
+        this.#finish(Effect.fail(timedOut))
+        this.#abort(new Aborted("attempt timeout"))
+      }, Math.max(0, timeoutMillis))
+      : undefined
   }
 
   /** Interruption: no resumption, and the request is aborted. */
@@ -98,7 +104,7 @@ class Call implements Dispatcher.DispatchHandler {
   }
 
   #release(): void {
-    clearTimeout(this.#timer)
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#rawHeaders = []
     this.#chunks = []
   }

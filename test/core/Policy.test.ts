@@ -31,10 +31,21 @@ describe("Policy", () => {
   it("parses Retry-After as seconds and as an HTTP-date", () => {
     const now = Date.UTC(2026, 0, 1, 12, 0, 0)
     expect(Policy.parseRetryAfter("7", now)).toEqual(Duration.seconds(7))
-    expect(Policy.parseRetryAfter("1.5", now)).toEqual(Duration.millis(1500))
+    expect(Policy.parseRetryAfter(" 7 ", now)).toEqual(Duration.seconds(7))
     expect(Policy.parseRetryAfter("Thu, 01 Jan 2026 12:00:30 GMT", now)).toEqual(Duration.seconds(30))
     expect(Policy.parseRetryAfter("Thu, 01 Jan 2026 11:00:00 GMT", now)).toEqual(Duration.zero)
+    // the two obsolete date forms a recipient must accept (RFC 9110 §5.6.7)
+    expect(Policy.parseRetryAfter("Thursday, 01-Jan-26 12:00:10 GMT", now)).toEqual(Duration.seconds(10))
+    expect(Policy.parseRetryAfter("Thu Jan  1 12:00:20 2026", now)).toEqual(Duration.seconds(20))
     expect(Policy.parseRetryAfter("soon", now)).toBeUndefined()
+  })
+
+  it("ignores every Retry-After that is neither delay-seconds nor an HTTP-date (RFC 9110 §10.2.3)", () => {
+    const now = Date.UTC(2026, 0, 1, 12, 0, 0)
+    // Date.parse would read "2" as the year 2001 and "1.5" as a date: none of these may be guessed at
+    for (const bad of ["1.5", "-3", "+2", "1e3", "0x10", "3, 4", "2026-01-01T12:00:30Z", "Thu, 01 Jan 2026 12:00:30", "", "  "]) {
+      expect(Policy.parseRetryAfter(bad, now), bad).toBeUndefined()
+    }
     expect(Policy.parseRetryAfter(undefined, now)).toBeUndefined()
   })
 })

@@ -1,0 +1,192 @@
+/**
+ * One attempt on the wire, bounded by a time budget: over the transport's
+ * fast path when it has one (effect-sessions' undici client), otherwise over
+ * any `HttpClient` (the generic path).
+ *
+ * The generic path forks no fiber. Under the live `Clock` the budget is a
+ * native timer that aborts the request through the `AbortSignal` the
+ * platform's `HttpClient.make` hands its implementation (registered the way
+ * `HttpClient.withScope` registers its own), so the exchange fails in the
+ * calling fiber and is reported as a timeout. A client that never takes that
+ * signal (a hand-made `HttpClient.makeWith`) is found on its first call and
+ * from then on gets an `Effect.timeout` race; so does every call under
+ * `TestClock`, whose time only a fiber can wait for. Redirects are not
+ * followed: `FetchHttpClient` runs with `redirect: "manual"`, and the other
+ * clients follow none by default.
+ *
+ * @since 0.1.0
+ */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpMethod from "@effect/platform/HttpMethod"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { globalValue } from "effect/GlobalValue"
+import type * as Outgoing from "./Outgoing.js"
+import * as Transport from "./Transport.js"
+
+/** Why an attempt failed on the wire. @since 0.1.0 */
+export type Failure =
+  | Transport.Failure
+  | { readonly _tag: "Platform"; readonly error: HttpClientError.HttpClientError }
+
+/** The longest delay a native timer takes (about 24.8 days); a longer budget sets no timer. @since 0.1.0 */
+export const maxTimerMillis = 2 ** 31 - 1
+
+/** Whether a budget needs a timer at all. @since 0.1.0 */
+export const timed = (millis: number): boolean => millis <= maxTimerMillis
+
+/** The controllers `HttpClient.make` uses instead of its own, by request (the platform's `withScope` registry). */
+const scopedRequests = globalValue(
+  "@effect/platform/HttpClient/scopedRequests",
+  () => new WeakMap<HttpClientRequest.HttpClientRequest, AbortController>()
+)
+
+const liveClockConstructor = Clock.make().constructor
+
+/** Whether `clock` is the live one (wall-clock timers may stand in for it). @since 0.1.0 */
+export const isLiveClock = (clock: Clock.Clock): boolean => clock.constructor === liveClockConstructor
+
+const toPlatformRequest = (out: Outgoing.Prepared): HttpClientRequest.HttpClientRequest => {
+  const request = HttpClientRequest.make(out.method as HttpMethod.HttpMethod)(out.url, { headers: out.headers })
+  const body = out.body
+  if (body === undefined) return request
+  switch (body._tag) {
+    case "Text":
+      return HttpClientRequest.bodyText(request, body.text, body.contentType)
+    case "Bytes":
+      return HttpClientRequest.bodyUint8Array(request, body.bytes, body.contentType)
+    case "Stream":
+      return HttpClientRequest.bodyStream(request, body.open(), {
+        contentType: body.contentType,
+        ...(body.contentLength === undefined ? {} : { contentLength: body.contentLength })
+      })
+    case "FormData":
+      return HttpClientRequest.bodyFormData(request, body.open())
+  }
+}
+
+/** An answer read whole. */
+const answerOf = (status: number, headers: Transport.Exchange["headers"], text: string): Transport.Exchange => ({
+  status,
+  headers,
+  readText: () => text
+})
+
+const manualRedirects = (fiber: { readonly currentContext: Context.Context<never> }) => {
+  const init = Context.getOption(fiber.currentContext as Context.Context<FetchHttpClient.RequestInit>, FetchHttpClient.RequestInit)
+  if (init._tag === "Some" && (init.value.redirect === "manual" || init.value.redirect === "error")) return undefined
+  return { ...(init._tag === "Some" ? init.value : {}), redirect: "manual" as const }
+}
+
+/** Sends attempts for one client. @since 0.1.0 */
+export interface Sender {
+  /** One attempt within `budgetMillis` of the clock in force. */
+  readonly send: (out: Outgoing.Prepared, budgetMillis: number, clock: Clock.Clock) => Effect.Effect<Transport.Exchange, Failure>
+}
+
+/**
+ * A sender over `http` (and its fast path, used for plain bodies under the
+ * live clock).
+ *
+ * @since 0.1.0
+ */
+export const make = (http: HttpClient.HttpClient): Sender => {
+  const fast = Transport.fastPathOf(http)
+  /** Whether this client's requests take the abort signal we register (learned on the first call). */
+  let abortable: boolean | undefined
+  // `HttpClient.makeWith` keeps these at run time (`execute` is `postprocess(preprocess(request))`); running the
+  // two halves ourselves lets the controller be registered for the request that reaches the implementation.
+  const internals = http as unknown as {
+    readonly preprocess?: HttpClient.HttpClient.Preprocess<HttpClientError.HttpClientError, never>
+    readonly postprocess?: HttpClient.HttpClient.Postprocess<HttpClientError.HttpClientError, never>
+  }
+  const executeWith = (
+    request: HttpClientRequest.HttpClientRequest,
+    register: (request: HttpClientRequest.HttpClientRequest) => void
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
+    const { postprocess, preprocess } = internals
+    if (typeof preprocess !== "function" || typeof postprocess !== "function") {
+      register(request)
+      return http.execute(request)
+    }
+    return Effect.flatMap(preprocess(request), (final) => {
+      register(final)
+      return postprocess(Effect.succeed(final))
+    })
+  }
+
+  const generic = (out: Outgoing.Prepared, budgetMillis: number, clock: Clock.Clock) =>
+    Effect.withFiberRuntime<Transport.Exchange, Failure>((fiber) => {
+      const request = toPlatformRequest(out)
+      const state = { timedOut: false, taken: false, controller: undefined as AbortController | undefined }
+      const register = (final: HttpClientRequest.HttpClientRequest) => {
+        const controller = new AbortController()
+        state.controller = controller
+        if (state.timedOut) controller.abort()
+        // The platform reads `signal` when it hands the request to its implementation: that tells us it is abortable.
+        const tracked = {
+          get signal() {
+            state.taken = true
+            return controller.signal
+          },
+          abort: (reason?: unknown) => controller.abort(reason)
+        } as AbortController
+        scopedRequests.set(final, tracked)
+      }
+      const attempt = Effect.flatMap(executeWith(request, register), (response) =>
+        Effect.map(response.text, (text) => answerOf(response.status, response.headers, text)))
+      let effect: Effect.Effect<Transport.Exchange, Failure> = Effect.mapError(
+        attempt,
+        (error): Failure => (state.timedOut ? { _tag: "Timeout" } : { _tag: "Platform", error })
+      )
+      if (abortable === undefined) {
+        effect = Effect.ensuring(effect, Effect.sync(() => void (abortable ??= state.taken)))
+      }
+      const init = manualRedirects(fiber)
+      if (init !== undefined) effect = Effect.provideService(effect, FetchHttpClient.RequestInit, init)
+      if (!timed(budgetMillis)) return effect
+      if (abortable === true && isLiveClock(clock)) {
+        // Fork-free: a native timer aborts the exchange, which then fails in this fiber.
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const abort = () => {
+          state.timedOut = true
+          state.controller?.abort()
+        }
+        return Effect.onExit(
+          Effect.zipRight(Effect.sync(() => void (timer = setTimeout(abort, Math.max(0, budgetMillis)))), effect),
+          (exit) =>
+            Effect.sync(() => {
+              if (timer !== undefined) clearTimeout(timer)
+              if (Exit.isInterrupted(exit)) state.controller?.abort()
+            })
+        )
+      }
+      return Effect.timeoutFail(effect, {
+        duration: Duration.millis(Math.max(0, budgetMillis)),
+        onTimeout: (): Failure => ({ _tag: "Timeout" })
+      })
+    })
+
+  return {
+    send: (out, budgetMillis, clock) =>
+      fast !== undefined && isLiveClock(clock) && (out.body === undefined || out.body._tag === "Text")
+        ? fast.exchange(
+          {
+            method: out.method,
+            origin: out.origin,
+            path: out.path,
+            headers: out.headers,
+            body: out.body === undefined ? undefined : out.body.text
+          },
+          timed(budgetMillis) ? Math.max(0, budgetMillis) : Infinity
+        )
+        : generic(out, budgetMillis, clock)
+  }
+}
