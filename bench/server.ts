@@ -9,7 +9,8 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import { DeepsetEmulator, Loopback } from "../src/testing/index.js"
+import { DeepsetEmulator } from "../src/testing/index.js"
+import { Loopback } from "../src/testing/node.js"
 import { type JupyterTarget, seedJupyter, type ServerInfo } from "./lib.js"
 
 interface Params {

@@ -47,9 +47,37 @@ export interface MalformedFault {
   readonly _tag: "Malformed"
 }
 
-/** Run the app, then cut its response body in half (content-length matches the half). @since 0.1.0 */
+/**
+ * Run the app, then send its status, headers and a `content-length` of the
+ * whole body, but only the first half of the body; then the connection ends
+ * (a clean close on loopback, a body stream that fails in memory). The client
+ * sees a transfer cut off mid-body.
+ *
+ * @since 0.1.0
+ */
 export interface TruncatedFault {
   readonly _tag: "Truncated"
+}
+
+/**
+ * Like {@link TruncatedFault}, but the connection is reset (TCP RST on
+ * loopback, `ECONNRESET` in memory) after half the body.
+ *
+ * @since 0.1.0
+ */
+export interface ResetFault {
+  readonly _tag: "Reset"
+}
+
+/**
+ * Run the app, then answer with the first half of its body as if it were the
+ * whole body (the `content-length` matches the half): a complete but short
+ * answer, as a buggy proxy may send. The client gets a body that does not parse.
+ *
+ * @since 0.1.0
+ */
+export interface ShortBodyFault {
+  readonly _tag: "ShortBody"
 }
 
 /** Pass the request through untouched (useful inside sequences). @since 0.1.0 */
@@ -58,7 +86,7 @@ export interface NoFault {
 }
 
 /** One injected fault. @since 0.1.0 */
-export type Fault = StatusFault | DropFault | MalformedFault | TruncatedFault | NoFault
+export type Fault = StatusFault | DropFault | MalformedFault | TruncatedFault | ResetFault | ShortBodyFault | NoFault
 
 /** A per-request latency: fixed, or uniformly random in `[min, max)`. @since 0.1.0 */
 export type Latency = Duration.DurationInput | {
@@ -96,25 +124,53 @@ export const dropAfterHandler: Fault = { _tag: "Drop", afterHandler: true }
 /** 200 with a body that is not JSON. @since 0.1.0 */
 export const malformed: Fault = { _tag: "Malformed" }
 
-/** The real response with its body cut in half. @since 0.1.0 */
+/** The real response, cut off after half its body: the connection ends mid-body. @since 0.1.0 */
 export const truncated: Fault = { _tag: "Truncated" }
+
+/** The real response, and the connection reset after half its body. @since 0.1.0 */
+export const resetMidBody: Fault = { _tag: "Reset" }
+
+/** The real response with half its body, presented as complete (`content-length` of the half). @since 0.1.0 */
+export const shortBody: Fault = { _tag: "ShortBody" }
 
 /** No fault. @since 0.1.0 */
 export const none: Fault = { _tag: "None" }
 
 /**
+ * A response the transport must start and then cut off: status, headers and
+ * a `content-length` of the whole `body` go out, then the first `sent` bytes,
+ * then the connection ends (`"close"`) or is reset (`"reset"`).
+ *
+ * @since 0.1.0
+ */
+export interface PartialResponse {
+  readonly status: number
+  /** Header pairs as the app set them (several `set-cookie` stay apart); no `content-length`. */
+  readonly headers: ReadonlyArray<readonly [string, string]>
+  readonly body: Uint8Array
+  readonly sent: number
+  readonly ending: "close" | "reset"
+}
+
+/**
  * The failure a faulty app signals to its transport (`InMemory`, `Loopback`):
- * "drop this connection". It may arrive as a failure or as a defect.
+ * "drop this connection", at once, or with `partial` after sending part of a
+ * response. It may arrive as a failure or as a defect.
  *
  * @since 0.1.0
  */
 export class ConnectionDropped extends Data.TaggedError("ConnectionDropped")<{
   readonly method: string
   readonly url: string
+  readonly partial?: PartialResponse | undefined
 }> {
   /** @since 0.1.0 */
   override get message(): string {
-    return `Injected fault: connection dropped (${this.method} ${this.url})`
+    const partial = this.partial
+    const how = partial === undefined
+      ? "connection dropped"
+      : `connection ${partial.ending === "reset" ? "reset" : "closed"} after ${partial.sent} of ${partial.body.length} body bytes`
+    return `Injected fault: ${how} (${this.method} ${this.url})`
   }
 }
 
@@ -202,7 +258,21 @@ const latencyDelay = (latency: Latency): Effect.Effect<Duration.Duration> => {
   return Effect.succeed(Duration.decode(latency))
 }
 
-const truncate = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
+/** The response's bytes and headers, as they would go on the wire. */
+const wireOf = (
+  response: HttpServerResponse.HttpServerResponse
+): Effect.Effect<{ readonly headers: Array<readonly [string, string]>; readonly body: Uint8Array }> =>
+  Effect.promise(async () => {
+    const web = HttpServerResponse.toWeb(response)
+    const headers: Array<readonly [string, string]> = []
+    web.headers.forEach((value, name) => {
+      if (name !== "content-length" && name !== "set-cookie") headers.push([name, value])
+    })
+    for (const cookie of web.headers.getSetCookie()) headers.push(["set-cookie", cookie])
+    return { headers, body: new Uint8Array(await web.arrayBuffer()) }
+  })
+
+const shorten = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
   const body = response.body
   let bytes: Uint8Array | undefined
   if (body._tag === "Uint8Array") {
@@ -221,6 +291,24 @@ const truncate = (response: HttpServerResponse.HttpServerResponse): HttpServerRe
   }
   return HttpServerResponse.uint8Array(bytes.subarray(0, Math.floor(bytes.length / 2)), options)
 }
+
+/** Runs `app` and fails with a `ConnectionDropped` carrying its response cut after half the body. */
+const cutOff = <E, R>(
+  app: HttpApp.Default<E, R>,
+  request: HttpServerRequest.HttpServerRequest,
+  ending: "close" | "reset"
+): HttpApp.Default<E | ConnectionDropped, R> =>
+  Effect.flatMap(app, (response) =>
+    Effect.flatMap(wireOf(response), ({ body, headers }) =>
+      body.length === 0 || request.method === "HEAD"
+        ? Effect.succeed(response)
+        : Effect.fail(
+          new ConnectionDropped({
+            method: request.method,
+            url: request.url,
+            partial: { status: response.status, headers, body, sent: Math.floor(body.length / 2), ending }
+          })
+        )))
 
 /**
  * A controller with no plan (every request passes through until `set`).
@@ -283,7 +371,11 @@ export const makeController = (options?: ControllerOptions): Effect.Effect<Contr
               HttpServerResponse.text(malformedBody, { status: 200, contentType: "application/json" })
             )
           case "Truncated":
-            return Effect.map(app, truncate)
+            return cutOff(app, request, "close")
+          case "Reset":
+            return cutOff(app, request, "reset")
+          case "ShortBody":
+            return Effect.map(app, shorten)
         }
       }
 

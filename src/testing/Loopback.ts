@@ -37,9 +37,29 @@ export interface Served {
 const droppedResponse = HttpServerResponse.empty({ status: 499 })
 
 /**
+ * Sends the head of `partial` with the whole body's `content-length`, then its
+ * first `sent` bytes; once they are flushed the socket is ended (FIN) or reset
+ * (RST). The platform then finds the response ended and writes nothing more.
+ */
+const sendPartial = (request: HttpServerRequest.HttpServerRequest, partial: Faults.PartialResponse) =>
+  Effect.async<void>((resume) => {
+    const response = NodeHttpServerRequest.toServerResponse(request)
+    const socket = NodeHttpServerRequest.toIncomingMessage(request).socket
+    const headers: Array<[string, string]> = partial.headers.map(([name, value]) => [name, value])
+    headers.push(["content-length", String(partial.body.length)])
+    response.writeHead(partial.status, headers.flat())
+    response.end(partial.body.subarray(0, partial.sent), () => {
+      if (partial.ending === "reset") socket.resetAndDestroy()
+      else socket.end()
+      resume(Effect.void)
+    })
+  })
+
+/**
  * Serve `app` until the scope closes; closing cuts open connections at once.
  * Handlers are interruptible (a client that goes away interrupts its handler). A `Faults.ConnectionDropped` failure or
- * defect destroys the request's socket, so the client sees a transport error.
+ * defect destroys the request's socket, so the client sees a transport error; one with a partial response sends that
+ * part (status, headers, the whole body's `content-length`, part of the body) and then closes or resets the socket.
  *
  * @since 0.1.0
  */
@@ -54,10 +74,13 @@ export const serve = <E>(
     // Runs before the server's own close: cut every connection, so closing never waits for a slow handler.
     yield* Effect.addFinalizer(() => Effect.sync(() => nodeServer.closeAllConnections()))
     const handled = Effect.catchAllCause(Effect.interruptible(app), (cause) => {
-      if (Faults.findConnectionDropped(cause)._tag === "Some") {
-        return Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+      const dropped = Faults.findConnectionDropped(cause)
+      if (dropped._tag === "Some") {
+        const partial = dropped.value.partial
+        return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+          if (partial !== undefined) return Effect.as(sendPartial(request, partial), droppedResponse)
           NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
-          return droppedResponse
+          return Effect.succeed(droppedResponse)
         })
       }
       return Effect.failCause(cause)

@@ -1,6 +1,8 @@
 /**
- * Emulators of the sessions APIs as `HttpApp`s, fault injection, and two ways
- * to run them: in memory as an `HttpClient`, or on a loopback socket.
+ * Emulators of the sessions APIs as `HttpApp`s, fault injection, and the
+ * in-memory `HttpClient` that runs them (routed by origin, so emulators
+ * compose). Nothing here needs Node: serving an emulator on a loopback socket
+ * is `Loopback`, in `effect-sessions/testing/node`.
  *
  * @since 0.1.0
  */
@@ -14,8 +16,8 @@ export * as Faults from "./Faults.js"
 /** Run an `HttpApp` as an in-memory `HttpClient`. @since 0.1.0 */
 export * as InMemory from "./InMemory.js"
 
-/** Serve an `HttpApp` on 127.0.0.1. @since 0.1.0 */
-export * as Loopback from "./Loopback.js"
+/** An S3-style object store (presigned PUT and POST) shared by the emulators. @since 0.1.0 */
+export * as ObjectStore from "./ObjectStore.js"
 
 /** The Jupyter Server sessions emulator. @since 0.1.0 */
 export * as JupyterEmulator from "./JupyterEmulator.js"

@@ -279,7 +279,7 @@ describe("Deepset.UploadSessions on the emulator", () => {
       expect(wrong._tag).toBe("DecodeError")
       if (wrong._tag === "DecodeError") expect(wrong.path).toBe("data[0].created_at")
       expect(wrong.message).toContain("data[0].created_at")
-      for (const fault of [Faults.malformed, Faults.truncated]) {
+      for (const fault of [Faults.malformed, Faults.shortBody]) {
         yield* emulator.faults.set({ sequence: [fault] })
         const error = yield* Effect.flip(deepset.list(ws))
         expect(error._tag).toBe("DecodeError")

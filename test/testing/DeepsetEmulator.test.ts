@@ -501,12 +501,12 @@ describe("DeepsetEmulator", () => {
         expect(error.reason).toBe("Decode")
       }).pipe(Effect.provide(Live)))
 
-    it.effect("truncated: the real body cut in half, content-length matching", () =>
+    it.effect("shortBody: the real body cut in half, content-length matching", () =>
       Effect.gen(function*() {
         const emulator = yield* DeepsetEmulator.DeepsetEmulator
         const id = yield* emulator.seedSession({ workspace: "default", fileCount: 100 })
         const full = yield* Effect.flatMap(get(filesUrl(id, "limit=50")), (r) => r.text)
-        yield* emulator.faults.set({ sequence: [Faults.truncated] })
+        yield* emulator.faults.set({ sequence: [Faults.shortBody] })
         const response = yield* get(filesUrl(id, "limit=50"))
         expect(response.status).toBe(200)
         const half = Math.floor(full.length / 2)

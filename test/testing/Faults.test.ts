@@ -1,11 +1,17 @@
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
-import { Faults, InMemory } from "../../src/testing/index.js"
+import * as Stream from "effect/Stream"
+import * as Policy from "../../src/core/Policy.js"
+import * as Deepset from "../../src/deepset/index.js"
+import { DeepsetEmulator, Faults, InMemory } from "../../src/testing/index.js"
 
 /** A controller around an app that counts its calls and answers `{"ok":true}`. */
 const setup = (options?: Faults.ControllerOptions) =>
@@ -98,17 +104,61 @@ describe("Faults", () => {
       expect([yield* status("/"), yield* status("/"), yield* status("/")]).toEqual([500, 200, 200])
     }).pipe(Effect.withRandom(Random.make(1234))))
 
-  it.effect("truncated halves a body and leaves an empty body alone", () =>
+  it.effect("shortBody halves a body (content-length of the half) and leaves an empty body alone", () =>
     Effect.gen(function*() {
       const controller = yield* Faults.makeController()
       const text = InMemory.makeClient(controller.middleware(Effect.succeed(HttpServerResponse.text("0123456789"))))
-      yield* controller.set({ sequence: [Faults.truncated, Faults.truncated] })
+      yield* controller.set({ sequence: [Faults.shortBody, Faults.shortBody] })
       const cut = yield* text.execute(HttpClientRequest.get("http://faults.test/"))
       expect(cut.headers["content-length"]).toBe("5")
       expect(yield* cut.text).toBe("01234")
       const empty = InMemory.makeClient(controller.middleware(Effect.succeed(HttpServerResponse.empty({ status: 204 }))))
       const untouched = yield* empty.execute(HttpClientRequest.get("http://faults.test/"))
       expect(untouched.status).toBe(204)
+    }))
+
+  it.effect("truncated and resetMidBody: the whole body's content-length, half the body, then the body stream fails", () =>
+    Effect.gen(function*() {
+      const controller = yield* Faults.makeController()
+      const body = "0123456789".repeat(10)
+      const app = Effect.succeed(
+        HttpServerResponse.text(body, { status: 201, headers: { "x-id": "7" }, contentType: "application/json" })
+      )
+      const client = InMemory.makeClient(controller.middleware(app))
+      const get = client.execute(HttpClientRequest.get("http://faults.test/"))
+      for (const [fault, says] of [[Faults.truncated, "closed"], [Faults.resetMidBody, "ECONNRESET"]] as const) {
+        yield* controller.set({ sequence: [fault, fault] })
+        const response = yield* get
+        expect(response.status).toBe(201)
+        expect(response.headers["content-length"]).toBe("100")
+        expect(response.headers["x-id"]).toBe("7")
+        expect(response.headers["content-type"]).toBe("application/json")
+        const error = yield* Effect.flip(response.text)
+        expect(error._tag).toBe("ResponseError")
+        expect(String((error as HttpClientError.ResponseError).cause)).toContain(says)
+        // what arrived before the cut is the first half, byte for byte
+        const chunks: Array<Uint8Array> = []
+        const streamed = yield* Effect.flip(
+          Stream.runForEach((yield* get).stream, (chunk) => Effect.sync(() => chunks.push(chunk)))
+        )
+        expect(streamed._tag).toBe("ResponseError")
+        expect(new TextDecoder().decode(Buffer.concat(chunks))).toBe(body.slice(0, 50))
+      }
+      expect(yield* controller.injected).toBe(4)
+      // once the sequence is used up, the whole body again
+      expect(yield* Effect.flatMap(get, (r) => r.text)).toBe(body)
+    }))
+
+  it.effect("truncated leaves an empty body and HEAD alone", () =>
+    Effect.gen(function*() {
+      const controller = yield* Faults.makeController()
+      const empty = InMemory.makeClient(controller.middleware(Effect.succeed(HttpServerResponse.empty({ status: 204 }))))
+      yield* controller.set({ sequence: [Faults.truncated, Faults.resetMidBody] })
+      expect((yield* empty.execute(HttpClientRequest.get("http://faults.test/"))).status).toBe(204)
+      const text = InMemory.makeClient(controller.middleware(Effect.succeed(HttpServerResponse.text("abc"))))
+      const head = yield* text.execute(HttpClientRequest.head("http://faults.test/"))
+      expect(head.status).toBe(200)
+      expect(yield* head.text).toBe("")
     }))
 
   it.effect("drop fails the app with ConnectionDropped, before or after the handler", () =>
@@ -132,4 +182,41 @@ describe("Faults", () => {
     expect(Faults.findConnectionDropped(Cause.die(new Error("bug")))._tag).toBe("None")
     expect(dropped.message).toContain("connection dropped")
   })
+})
+
+describe("a cut-off body reaches the client as a Transport error", () => {
+  const apiKey = "faults-key"
+  const clientLayer = (policy: Policy.PolicyInput) =>
+    Deepset.layer({ apiKey: Redacted.make(apiKey), baseUrl: DeepsetEmulator.baseUrl, policy }).pipe(
+      Layer.provideMerge(DeepsetEmulator.layerInMemory({ apiKey }))
+    )
+
+  for (const [name, fault] of [["truncated", Faults.truncated], ["resetMidBody", Faults.resetMidBody]] as const) {
+    it.live(`${name}: not a DecodeError of half a JSON; idempotent calls are retried, others are not`, () =>
+      Effect.gen(function*() {
+        const deepset = yield* Deepset.UploadSessions
+        const emulator = yield* DeepsetEmulator.DeepsetEmulator
+        const id = yield* emulator.seedSession({ workspace: "w", fileCount: 3 })
+        const requests = Effect.map(emulator.stats, (s) => s.requests)
+
+        // without retries: the typed error
+        yield* emulator.faults.set({ sequence: [fault] })
+        const error = yield* Effect.flip(deepset.getStatus("w", id).pipe(Policy.withPolicy({ maxRetries: 0 })))
+        expect(error._tag).toBe("Transport")
+        expect(error.message).toContain("reading the response body failed")
+        expect(yield* requests).toBe(1)
+
+        // idempotent: retried after the cut, the second attempt succeeds
+        yield* emulator.faults.set({ sequence: [fault] })
+        const status = yield* deepset.getStatus("w", id)
+        expect(status.session_id).toBe(id)
+        expect(yield* requests).toBe(3)
+
+        // not idempotent (create): the cut may come after the server acted, so no replay
+        yield* emulator.faults.set({ sequence: [fault] })
+        const created = yield* Effect.flip(deepset.create("w"))
+        expect(created._tag).toBe("Transport")
+        expect(yield* requests).toBe(4)
+      }).pipe(Effect.provide(clientLayer({ baseDelay: "1 millis", maxDelay: "2 millis" }))))
+  }
 })

@@ -5,10 +5,16 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
+import * as Policy from "../../src/core/Policy.js"
+import * as Deepset from "../../src/deepset/index.js"
 import * as Schemas from "../../src/deepset/Schemas.js"
-import { DeepsetEmulator, Faults, Loopback } from "../../src/testing/index.js"
+import { UndiciHttpClient } from "../../src/node/index.js"
+import { DeepsetEmulator, Faults } from "../../src/testing/index.js"
+import { Loopback } from "../../src/testing/node.js"
 
 const apiKey = "loopback-key"
 
@@ -110,4 +116,65 @@ describe("Loopback", () => {
       }
       expect(stats).toMatchObject({ inFlight: 0, interrupted: 1 })
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+
+  it.scopedLive("truncated and resetMidBody cut a real transfer mid-body: whole content-length, half the bytes, then FIN or RST", () =>
+    Effect.gen(function*() {
+      const body = "x".repeat(64 * 1024)
+      const controller = yield* Faults.makeController()
+      const served = yield* Loopback.serve(controller.middleware(Effect.succeed(HttpServerResponse.text(body))))
+      const client = yield* HttpClient.HttpClient
+      for (const fault of [Faults.truncated, Faults.resetMidBody]) {
+        yield* controller.set({ sequence: [fault] })
+        const response = yield* client.get(served.url)
+        expect(response.status).toBe(200)
+        expect(response.headers["content-length"]).toBe(String(body.length))
+        let received = 0
+        const error = yield* Effect.flip(
+          Stream.runForEach(response.stream, (chunk) => Effect.sync(() => (received += chunk.length)))
+        )
+        expect(error._tag).toBe("ResponseError")
+        // what was sent arrived (a reset may lose what the kernel had not delivered yet), and never all of it
+        expect(received).toBeLessThanOrEqual(body.length / 2)
+        if (fault === Faults.truncated) expect(received).toBe(body.length / 2)
+      }
+      // the server keeps serving
+      expect((yield* Effect.flatMap(client.get(served.url), (r) => r.text)).length).toBe(body.length)
+    }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+
+  const transports = [
+    ["NodeHttpClient.layerUndici", NodeHttpClient.layerUndici],
+    ["UndiciHttpClient.layer", UndiciHttpClient.layer]
+  ] as const
+  for (const [transport, httpLayer] of transports) {
+    for (const [name, fault] of [["truncated", Faults.truncated], ["resetMidBody", Faults.resetMidBody]] as const) {
+      it.scopedLive(`${transport}: ${name} is a Transport error, not a DecodeError; idempotent calls are retried`, () =>
+        Effect.gen(function*() {
+          const emulator = yield* DeepsetEmulator.make({ apiKey })
+          const served = yield* Loopback.serve(emulator.app)
+          const deepset = yield* Deepset.make({
+            apiKey: Redacted.make(apiKey),
+            baseUrl: served.url,
+            policy: { baseDelay: "1 millis", maxDelay: "2 millis" }
+          })
+          const id = yield* emulator.seedSession({ workspace: "w", fileCount: 2000 })
+          const requests = Effect.map(emulator.stats, (s) => s.requests)
+
+          yield* emulator.faults.set({ sequence: [fault] })
+          const error = yield* Effect.flip(
+            deepset.getFiles("w", id, { limit: 1000 }).pipe(Policy.withPolicy({ maxRetries: 0 }))
+          )
+          expect(error._tag).toBe("Transport")
+          expect(yield* requests).toBe(1)
+
+          yield* emulator.faults.set({ sequence: [fault] })
+          const page = yield* deepset.getFiles("w", id, { limit: 1000 })
+          expect(page.data.length).toBe(1000)
+          expect(yield* requests).toBe(3)
+
+          yield* emulator.faults.set({ sequence: [fault] })
+          expect((yield* Effect.flip(deepset.create("w")))._tag).toBe("Transport")
+          expect(yield* requests).toBe(4)
+        }).pipe(Effect.provide(httpLayer)))
+    }
+  }
 })
