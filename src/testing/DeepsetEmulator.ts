@@ -1,8 +1,27 @@
 /**
  * An emulator of deepset Cloud's upload-sessions API as an `HttpApp`, with
- * fault injection, request statistics and seeding. Files are generated on
- * demand from a session's file count (nothing per file is stored), so a
- * session of a million files pages at full speed with flat memory.
+ * fault injection, request statistics and seeding, and the S3-style upload
+ * target ({@link ObjectStore}) served by the same app under `/storage`: a
+ * session's `aws_prefixed_request_config` is a real presigned POST to it, on
+ * the origin the request came to (the loopback server, or the in-memory
+ * client's base URL). Uploaded files are registered in their session (a
+ * `<name>.meta.json` companion becomes the file's meta, as deepset does);
+ * after close they move from PENDING to FINISHED or FAILED over the
+ * configured ingestion time, on `Clock`.
+ *
+ * Seeded files are generated on demand from a session's file count (nothing
+ * per file is stored), so a seeded session pages at full speed with flat
+ * memory.
+ *
+ * Limits, known and assumed (see the specs' README, section 3):
+ * - known: a session lives 24 h, holds at most 10 000 files; a listing's page
+ *   size defaults to 10. Sessions and files larger than that exist only with
+ *   {@link Options.unlimitedForBenchmarks}.
+ * - assumed: the largest accepted `limit` (1000 here, {@link Options.maxPageSize});
+ *   deepset documents none. A file uploaded beyond the 10 000 of a session is
+ *   stored by S3 but fails ingestion (`UNKNOWN_ERROR`) here; how the real
+ *   service answers is not documented. An upload to a closed session is
+ *   stored by S3 and never ingested.
  *
  * @since 0.1.0
  */
@@ -22,6 +41,7 @@ import * as Random from "effect/Random"
 import type * as Schemas from "../deepset/Schemas.js"
 import * as Faults from "./Faults.js"
 import * as InMemory from "./InMemory.js"
+import * as ObjectStore from "./ObjectStore.js"
 
 /** The real service's base URL; the in-memory client ignores the host anyway. @since 0.1.0 */
 export const baseUrl = "https://api.cloud.deepset.ai"
@@ -33,16 +53,38 @@ export interface User {
   readonly family_name: string
 }
 
+/** The files a session holds at most (deepset's documented limit). @since 0.1.0 */
+export const maxFilesPerSession = 10_000
+
+/** How long a session lives (deepset's documented 24 h). @since 0.1.0 */
+export const sessionLifetime: Duration.Duration = Duration.hours(24)
+
 /** Options of {@link make}. @since 0.1.0 */
 export interface Options {
   /** The only API key accepted (`Authorization: Bearer <apiKey>`). */
   readonly apiKey: string
   /** `created_by` of every session. */
   readonly user?: User
-  /** Largest accepted `limit` (default 1000). */
+  /** Largest accepted `limit` (default 1000: an assumption, deepset documents no maximum; the default is 10). */
   readonly maxPageSize?: number
-  /** How long after close the files stay PENDING before they are ingested (default 0). */
+  /** How long after close the first file stays PENDING (default 0). */
   readonly ingestionDelay?: Duration.DurationInput
+  /**
+   * How long ingesting a session's files takes after `ingestionDelay` (default
+   * 0: all at once). Files are ingested in order, evenly over this time, so
+   * `getStatus` and the file listing show the counts growing.
+   */
+  readonly ingestionTime?: Duration.DurationInput
+  /** Uploaded files (by name) that fail ingestion with `UNKNOWN_ERROR` (default none). */
+  readonly failIngestion?: (name: string) => boolean
+  /**
+   * Lift the real limits (10 000 files a session) for stress benchmarks and
+   * demos of very large listings: `seedSession` and `addFiles` then accept
+   * any count. Without it they die beyond the limit.
+   */
+  readonly unlimitedForBenchmarks?: boolean
+  /** The upload target (`ObjectStore`): its path (default "/storage"), byte threshold, hasher, or a fixed origin. */
+  readonly storage?: Partial<ObjectStore.Options>
 }
 
 /** Request counters. @since 0.1.0 */
@@ -50,8 +92,12 @@ export interface Stats {
   readonly requests: number
   readonly inFlight: number
   readonly interrupted: number
-  /** e.g. `"POST /upload_sessions"`, `"GET /upload_sessions/{id}/files"`; unknown routes count as `"OTHER"`. */
+  /** e.g. `"POST /upload_sessions"`, `"GET /upload_sessions/{id}/files"`, `"POST /storage"`; unknown routes count as `"OTHER"`. */
   readonly byRoute: Record<string, number>
+  /** Files registered in sessions by uploads (meta companions not counted). */
+  readonly uploadedFiles: number
+  /** Uploads stored by S3 that no session took (closed, expired or unknown session). */
+  readonly ignoredUploads: number
 }
 
 /** One recorded request (headers as received, the Authorization header included). @since 0.1.0 */
@@ -75,7 +121,10 @@ export interface SeedOptions {
 export interface Emulator {
   /** The full app, fault middleware included (a dropped connection is a `Faults.ConnectionDropped` defect). */
   readonly app: HttpApp.Default<never, never>
+  /** Faults of the API routes (the upload target has its own: `storage.faults`). */
   readonly faults: Faults.Controller
+  /** The S3-style upload target served under `/storage` (its objects, faults and recorded requests). */
+  readonly storage: ObjectStore.ObjectStore
   /** Add a session holding `fileCount` files (created now unless `createdAt`); returns its id. */
   readonly seedSession: (options: SeedOptions) => Effect.Effect<string>
   /** Register `count` more files in a session (as an upload would). */
@@ -106,7 +155,7 @@ interface Problem {
   readonly ctx?: Record<string, unknown>
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000
+const META_SUFFIX = ".meta.json"
 const RECENT = 100
 const documentationUrl = "https://docs.cloud.deepset.ai/docs"
 const defaultUser: User = {
@@ -276,6 +325,18 @@ interface SessionRecord {
   /** File ids: this prefix, then 12 hex digits of (fileOffset + i) mod 2^48. */
   readonly filePrefix: string
   readonly fileOffset: number
+  /** Files registered by uploads, after the `fileCount` generated ones. */
+  readonly uploads: Array<UploadedFile>
+  readonly uploadIndex: Map<string, number>
+  /** `<name>.meta.json` companions by file name. */
+  readonly metas: Map<string, string>
+}
+
+interface UploadedFile {
+  readonly name: string
+  size: number
+  /** Why it fails ingestion, decided at upload and at close. */
+  reason: Schemas.FileIngestionStatusReason | undefined
 }
 
 interface Workspace {
@@ -313,7 +374,7 @@ const fileIndex = (session: SessionRecord, id: string): number | undefined => {
   if (id.length !== 36 || !id.startsWith(session.filePrefix)) return undefined
   const x = parseInt(id.slice(24), 16)
   const i = (x - session.fileOffset + FILE_SPACE) % FILE_SPACE
-  return i < session.fileCount ? i : undefined
+  return i < session.fileCount + session.uploads.length ? i : undefined
 }
 
 /** Multiples of 97 below n: the files that fail ingestion. */
@@ -391,25 +452,42 @@ export const make = (options: Options): Effect.Effect<Emulator> =>
   Effect.gen(function*() {
     const user = options.user ?? defaultUser
     const maxPageSize = options.maxPageSize ?? 1000
-    const ingestionDelay = options.ingestionDelay === undefined
-      ? 0
-      : Duration.toMillis(Duration.decode(options.ingestionDelay))
+    const millisOf = (d: Duration.DurationInput | undefined) => d === undefined ? 0 : Duration.toMillis(Duration.decode(d))
+    const ingestionDelay = millisOf(options.ingestionDelay)
+    const ingestionTime = millisOf(options.ingestionTime)
+    const lifetime = Duration.toMillis(sessionLifetime)
+    const fileLimit = options.unlimitedForBenchmarks === true ? Infinity : maxFilesPerSession
+    const failIngestion = options.failIngestion ?? (() => false)
     const expectedAuth = `bearer ${options.apiKey}`
     const faults = yield* Faults.makeController({
       statusBody: (status) => ({ detail: Faults.reasonPhrase(status) })
     })
+    const storage = yield* ObjectStore.make({ origin: baseUrl, ...options.storage })
+    const storagePrefix = (options.storage?.pathPrefix ?? "/storage").replace(/\/+$/, "")
     const instance = (yield* randomUuid).slice(0, 8)
 
     const workspaces = new Map<string, Workspace>()
     const sessionsById = new Map<string, SessionRecord>()
-    const counters = { requests: 0, inFlight: 0, interrupted: 0 }
+    /** Names of the files ingested into each workspace (for write_mode FAIL). */
+    const workspaceNames = new Map<string, Set<string>>()
+    const counters = { requests: 0, inFlight: 0, interrupted: 0, uploadedFiles: 0, ignoredUploads: 0 }
     const byRoute: Record<string, number> = {}
     const ring: Array<MutableRecord | undefined> = new Array(RECENT)
 
     const statusOf = (s: SessionRecord, now: number): "OPEN" | "CLOSED" | "EXPIRED" =>
-      s.closedAt !== undefined ? "CLOSED" : now >= s.createdAt + DAY_MS ? "EXPIRED" : "OPEN"
-    const ingested = (s: SessionRecord, now: number): boolean =>
-      s.closedAt !== undefined && now >= s.closedAt + ingestionDelay
+      s.closedAt !== undefined ? "CLOSED" : now >= s.createdAt + lifetime ? "EXPIRED" : "OPEN"
+
+    const totalOf = (s: SessionRecord): number => s.fileCount + s.uploads.length
+
+    /** How many of the session's files (in order) are ingested at `now`. */
+    const doneCount = (s: SessionRecord, now: number): number => {
+      if (s.closedAt === undefined) return 0
+      const start = s.closedAt + ingestionDelay
+      const n = totalOf(s)
+      if (now < start) return 0
+      if (ingestionTime <= 0 || now >= start + ingestionTime) return n
+      return Math.min(n, Math.floor((n * (now - start)) / ingestionTime))
+    }
 
     const insert = (
       workspace: string,
@@ -431,11 +509,14 @@ export const make = (options: Options): Effect.Effect<Emulator> =>
         fileCount,
         createdAt,
         createdAtIso: iso(createdAt),
-        expiresAtIso: iso(createdAt + DAY_MS),
+        expiresAtIso: iso(createdAt + lifetime),
         writeMode,
         closedAt,
         filePrefix: `${id.slice(0, 14)}5${id.slice(15, 24)}`,
-        fileOffset: parseInt(id.slice(24), 16)
+        fileOffset: parseInt(id.slice(24), 16),
+        uploads: [],
+        uploadIndex: new Map(),
+        metas: new Map()
       }
       ws.sessions.push(session)
       ws.byId.set(id, session)
@@ -452,7 +533,83 @@ export const make = (options: Options): Effect.Effect<Emulator> =>
       status: statusOf(s, now)
     })
 
+    // -- uploads (the store tells every stored object) -----------------------
+
+    const register = (object: ObjectStore.StoredObject): Effect.Effect<void> =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        // Keys are `{workspace}/{session_id}/{name}` (the presigned policy's prefix).
+        const first = object.key.indexOf("/")
+        const second = first === -1 ? -1 : object.key.indexOf("/", first + 1)
+        const session = second === -1 ? undefined : sessionsById.get(object.key.slice(first + 1, second))
+        if (session === undefined || session.workspace !== object.key.slice(0, first) || statusOf(session, now) !== "OPEN") {
+          counters.ignoredUploads++
+          return
+        }
+        const name = object.key.slice(second + 1)
+        if (name.endsWith(META_SUFFIX) && name.length > META_SUFFIX.length) {
+          session.metas.set(
+            name.slice(0, -META_SUFFIX.length),
+            object.bytes === undefined ? "" : new TextDecoder().decode(object.bytes)
+          )
+          return
+        }
+        const reason = object.size === 0 ? "EMPTY_FILE" : failIngestion(name) ? "UNKNOWN_ERROR" : undefined
+        const existing = session.uploadIndex.get(name)
+        if (existing !== undefined) {
+          // The same key again (a retried POST, or a re-upload): one file, the last content.
+          const file = session.uploads[existing]
+          if (file !== undefined) {
+            file.size = object.size
+            file.reason = reason
+          }
+          return
+        }
+        const over = totalOf(session) >= fileLimit
+        session.uploadIndex.set(name, session.uploads.length)
+        session.uploads.push({ name, size: object.size, reason: over ? "UNKNOWN_ERROR" : reason })
+        counters.uploadedFiles++
+      })
+    yield* storage.onStored(register)
+
+    /** At close: meta that does not parse, and names that exist already under write_mode FAIL. */
+    const settle = (session: SessionRecord) => {
+      let names = workspaceNames.get(session.workspace)
+      if (names === undefined) {
+        names = new Set()
+        workspaceNames.set(session.workspace, names)
+      }
+      for (const file of session.uploads) {
+        if (file.reason !== undefined) continue
+        const meta = session.metas.get(file.name)
+        if (meta !== undefined && !isJsonObject(meta)) file.reason = "FAILED_TO_PARSE_META"
+        else if (session.writeMode === "FAIL" && names.has(file.name)) file.reason = "FILE_ALREADY_EXISTS"
+      }
+      for (const file of session.uploads) if (file.reason === undefined) names.add(file.name)
+    }
+
+    /** Whether file `i` (generated or uploaded) fails ingestion, and why. */
+    const failureOf = (s: SessionRecord, i: number): Schemas.FileIngestionStatusReason | undefined =>
+      i < s.fileCount ? (i % 97 === 0 ? "FAILED_TO_PARSE_META" : undefined) : s.uploads[i - s.fileCount]?.reason
+
+    const nameOf = (s: SessionRecord, i: number): string =>
+      i < s.fileCount ? fileName(i) : s.uploads[i - s.fileCount]?.name ?? ""
+
     // -- handlers -----------------------------------------------------------
+
+    /** The origin the request came to: the presigned URL points to the store served on it. */
+    const originOf = (request: HttpServerRequest.HttpServerRequest): string => {
+      if (options.storage?.origin !== undefined) return options.storage.origin
+      const original = request.originalUrl
+      if (/^https?:\/\//i.test(original)) {
+        try {
+          return new URL(original).origin
+        } catch {
+          return baseUrl
+        }
+      }
+      const host = request.headers["host"]
+      return host === undefined ? baseUrl : `http://${host}`
+    }
 
     const createSession = (workspace: string, request: HttpServerRequest.HttpServerRequest) =>
       Effect.flatMap(jsonObjectBody(request), (body) => {
@@ -473,30 +630,32 @@ export const make = (options: Options): Effect.Effect<Emulator> =>
           }
           writeMode = found
         }
-        return Effect.zipWith(randomUuid, Clock.currentTimeMillis, (id, now) => {
+        const parallel = body["parallel_processing_enabled"]
+        if (parallel !== undefined && typeof parallel !== "boolean") {
+          return Effect.succeed(unprocessable([{
+            type: "bool_type",
+            loc: ["body", "parallel_processing_enabled"],
+            msg: "Input should be a valid boolean",
+            input: parallel
+          }]))
+        }
+        return Effect.flatMap(Effect.zip(randomUuid, Clock.currentTimeMillis), ([id, now]) => {
           const session = insert(workspace, id, now, writeMode, 0, undefined)
-          const expiresAt = session.expiresAtIso
-          const policy = btoa(JSON.stringify({
-            expiration: expiresAt,
-            conditions: [{ bucket: "emulator" }, ["starts-with", "$key", `${workspace}/${id}/`]]
-          }))
-          const answer: UploadSessionWire = {
-            session_id: id,
-            documentation_url: documentationUrl,
-            expires_at: expiresAt,
-            aws_prefixed_request_config: {
-              url: "https://emulator.invalid/upload",
-              fields: {
-                key: `${workspace}/${id}/\${filename}`,
-                "x-amz-algorithm": "AWS4-HMAC-SHA256",
-                "x-amz-credential": "EMULATOR/20240101/eu-central-1/s3/aws4_request",
-                "x-amz-date": iso(now).replace(/[-:]/g, "").replace(/\.\d+/, ""),
-                policy,
-                "x-amz-signature": `${id.replace(/-/g, "")}${id.replace(/-/g, "")}`
+          return Effect.map(
+            storage.presignPost(`${workspace}/${id}/`, {
+              expiresIn: Duration.millis(lifetime),
+              origin: originOf(request)
+            }),
+            (target) => {
+              const answer: UploadSessionWire = {
+                session_id: id,
+                documentation_url: documentationUrl,
+                expires_at: session.expiresAtIso,
+                aws_prefixed_request_config: { url: target.url, fields: target.fields }
               }
+              return json(201, answer)
             }
-          }
-          return json(201, answer)
+          )
         })
       })
 
@@ -540,18 +699,23 @@ export const make = (options: Options): Effect.Effect<Emulator> =>
         return json(200, { data, has_more: offset + data.length < total, total })
       })
 
+    const countsOf = (session: SessionRecord, now: number): { failed: number; finished: number } => {
+      const done = doneCount(session, now)
+      let failed = failedBelow(Math.min(done, session.fileCount))
+      for (let k = 0; k < done - session.fileCount; k++) {
+        if (session.uploads[k]?.reason !== undefined) failed++
+      }
+      return { failed, finished: done - failed }
+    }
+
     const sessionDetail = (session: SessionRecord) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        const done = ingested(session, now)
-        const failed = done ? failedBelow(session.fileCount) : 0
+        const { failed, finished } = countsOf(session, now)
         const answer: SessionDetailWire = {
           session_id: session.id,
           documentation_url: documentationUrl,
           expires_at: session.expiresAtIso,
-          ingestion_status: {
-            failed_files: failed,
-            finished_files: done ? session.fileCount - failed : 0
-          }
+          ingestion_status: { failed_files: failed, finished_files: finished }
         }
         return json(200, answer)
       })
@@ -574,9 +738,22 @@ export const make = (options: Options): Effect.Effect<Emulator> =>
         }]))
       }
       return Effect.map(Clock.currentTimeMillis, (now) => {
-        if (session.closedAt === undefined) session.closedAt = now
+        if (session.closedAt === undefined) {
+          session.closedAt = now
+          settle(session)
+        }
         return HttpServerResponse.empty({ status: 204 })
       })
+    }
+
+    const fileEntry = (session: SessionRecord, i: number, done: boolean): string => {
+      const head = "{\"file_ingestion_id\":\"" + fileId(session, i) + "\",\"name\":" +
+        (i < session.fileCount ? "\"" + fileName(i) + "\"" : JSON.stringify(nameOf(session, i)))
+      if (!done) return head + ",\"ingestion_status\":\"PENDING\"}"
+      const reason = failureOf(session, i)
+      return reason === undefined
+        ? head + ",\"ingestion_status\":\"FINISHED\"}"
+        : head + ",\"ingestion_status\":\"FAILED\",\"ingestion_status_reason\":\"" + reason + "\"}"
     }
 
     const listFiles = (session: SessionRecord, query: Query) =>
@@ -587,7 +764,7 @@ export const make = (options: Options): Effect.Effect<Emulator> =>
         const limit = query.int("limit", 10, 1, maxPageSize)
         const page = query.int("page_number", 1, 1)
         if (query.problems.length > 0) return unprocessable(query.problems)
-        const n = session.fileCount
+        const n = totalOf(session)
         let lo = 0
         let hi = n
         if (after !== undefined) {
@@ -601,7 +778,25 @@ export const make = (options: Options): Effect.Effect<Emulator> =>
           else hi = Math.min(hi, i)
         }
         if (lo > hi) lo = hi
-        const done = ingested(session, now)
+        const doneUpTo = doneCount(session, now)
+        const offset = (page - 1) * limit
+        if (session.uploads.length > 0 || (doneUpTo !== 0 && doneUpTo !== n)) {
+          // Uploaded files or ingestion under way: walk the range (a real session holds ≤ 10 000 files).
+          const statusAt = (i: number) =>
+            i >= doneUpTo ? "PENDING" : failureOf(session, i) === undefined ? "FINISHED" : "FAILED"
+          const picked: Array<number> = []
+          let total = 0
+          for (let i = lo; i < hi; i++) {
+            if (status !== undefined && statusAt(i) !== status) continue
+            if (total >= offset && picked.length < limit) picked.push(i)
+            total++
+          }
+          const entries = picked.map((i) => fileEntry(session, i, i < doneUpTo))
+          const body = "{\"data\":[" + entries.join(",") + "],\"has_more\":" + (offset + picked.length < total) +
+            ",\"total\":" + total + "}"
+          return HttpServerResponse.text(body, { status: 200, contentType: "application/json" })
+        }
+        const done = doneUpTo === n && n > 0
         let countBelow = identity
         let nth = identity
         if (status === "PENDING") {
@@ -616,7 +811,6 @@ export const make = (options: Options): Effect.Effect<Emulator> =>
         const rankLo = countBelow(lo)
         const rankHi = countBelow(hi)
         const total = rankHi - rankLo
-        const offset = (page - 1) * limit
         const start = rankLo + offset
         const end = Math.min(start + limit, rankHi)
         // The hot path: the page is written as JSON text directly (ids and names need no escaping).
@@ -692,26 +886,33 @@ export const make = (options: Options): Effect.Effect<Emulator> =>
 
     // -- instrumentation ------------------------------------------------------
 
+    const isStorage = (path: string) => path === storagePrefix || path.startsWith(`${storagePrefix}/`)
+
     const app: HttpApp.Default<never, never> = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
       const method = request.method
       const url = request.url
       const n = ++counters.requests
       counters.inFlight++
       const [path, search] = splitUrl(url)
-      const route = parseRoute(path)
-      const key = routeKey(method, route)
+      const storageRoute = isStorage(path)
+      const route = storageRoute ? undefined : parseRoute(path)
+      const key = storageRoute
+        ? (path === storagePrefix || path === `${storagePrefix}/` ? `${method} /storage` : `${method} /storage/{key}`)
+        : routeKey(method, route)
       byRoute[key] = (byRoute[key] ?? 0) + 1
       const record: MutableRecord = { method, url, headers: request.headers, body: "" }
       ring[(n - 1) % RECENT] = record
       const requestId = `${instance}-0000-4000-8000-${n.toString(16).padStart(12, "0")}`
-      const withFaults = faults.middleware(Effect.suspend(() => handle(request, route, search)))
-      const run = method === "GET" || method === "HEAD"
-        ? withFaults
+      // The upload target streams its body itself (never read into the record) and has its own faults.
+      const run = storageRoute
+        ? storage.app
+        : method === "GET" || method === "HEAD"
+        ? faults.middleware(Effect.suspend(() => handle(request, route, search)))
         : Effect.zipRight(
           Effect.map(Effect.orElseSucceed(request.text, () => ""), (body) => {
             record.body = body
           }),
-          withFaults
+          faults.middleware(Effect.suspend(() => handle(request, route, search)))
         )
       return run.pipe(
         Effect.map((response) => HttpServerResponse.setHeader(response, "x-request-id", requestId)),
@@ -727,19 +928,28 @@ export const make = (options: Options): Effect.Effect<Emulator> =>
 
     // -- the handle -----------------------------------------------------------
 
-    const seedSession = (seed: SeedOptions): Effect.Effect<string> =>
-      Effect.zipWith(randomUuid, Clock.currentTimeMillis, (id, now) => {
+    const overLimit = (count: number) =>
+      Effect.dieMessage(
+        `DeepsetEmulator: a session holds at most ${maxFilesPerSession} files (got ${count}); ` +
+          "pass unlimitedForBenchmarks: true for larger-than-real sessions"
+      )
+
+    const seedSession = (seed: SeedOptions): Effect.Effect<string> => {
+      const count = Math.max(0, Math.floor(seed.fileCount))
+      if (count > fileLimit) return overLimit(count)
+      return Effect.zipWith(randomUuid, Clock.currentTimeMillis, (id, now) => {
         const createdAt = seed.createdAt === undefined ? now : DateTime.toEpochMillis(seed.createdAt)
         insert(
           seed.workspace,
           id,
           createdAt,
           seed.writeMode ?? "KEEP",
-          Math.max(0, Math.floor(seed.fileCount)),
+          count,
           seed.status === "CLOSED" ? Math.max(now, createdAt) : undefined
         )
         return id
       })
+    }
 
     const addFiles = (sessionId: string, count: number): Effect.Effect<void, Cause.NoSuchElementException> =>
       Effect.suspend(() => {
@@ -747,7 +957,12 @@ export const make = (options: Options): Effect.Effect<Emulator> =>
         if (session === undefined) {
           return Effect.fail(new Cause.NoSuchElementException(`no session ${sessionId}`))
         }
-        session.fileCount += Math.max(0, Math.floor(count))
+        const more = Math.max(0, Math.floor(count))
+        if (totalOf(session) + more > fileLimit) return overLimit(totalOf(session) + more)
+        if (session.uploads.length > 0) {
+          return Effect.dieMessage("DeepsetEmulator.addFiles: the session has uploaded files; generated ones come first")
+        }
+        session.fileCount += more
         return Effect.void
       })
 
@@ -769,8 +984,17 @@ export const make = (options: Options): Effect.Effect<Emulator> =>
       return out
     })
 
-    return { app, faults, seedSession, addFiles, stats, recent } satisfies Emulator
+    return { app, faults, storage, seedSession, addFiles, stats, recent } satisfies Emulator
   })
+
+const isJsonObject = (text: string): boolean => {
+  try {
+    const value: unknown = JSON.parse(text)
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+  } catch {
+    return false
+  }
+}
 
 /**
  * A fresh emulator as the `DeepsetEmulator` service, and an in-memory

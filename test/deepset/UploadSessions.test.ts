@@ -18,7 +18,7 @@ const ws = "default"
 
 const emulatorLayer = (policy: Policy.PolicyInput = {}, key = apiKey) =>
   Deepset.layer({ apiKey: Redacted.make(key), baseUrl: DeepsetEmulator.baseUrl, policy }).pipe(
-    Layer.provideMerge(DeepsetEmulator.layerInMemory({ apiKey }))
+    Layer.provideMerge(DeepsetEmulator.layerInMemory({ apiKey, unlimitedForBenchmarks: true }))
   )
 
 /** Advances the TestClock in steps until the fiber is done. */

@@ -15,6 +15,8 @@ import { DeepsetEmulator, Faults } from "../../src/testing/index.js"
 
 const apiKey = "test-api-key"
 const Live = DeepsetEmulator.layerInMemory({ apiKey })
+/** Larger-than-real sessions (1M files) need the explicit stress option. */
+const Stress = DeepsetEmulator.layerInMemory({ apiKey, unlimitedForBenchmarks: true })
 const sessionsUrl = (workspace = "default") =>
   `${DeepsetEmulator.baseUrl}/api/v1/workspaces/${workspace}/upload_sessions`
 
@@ -108,7 +110,7 @@ describe("DeepsetEmulator", () => {
         expect(session.session_id).toMatch(uuidV4)
         expect(DateTime.formatIso(session.expires_at)).toBe("2024-05-02T12:00:00.000Z")
         expect(session.documentation_url).toBe("https://docs.cloud.deepset.ai/docs")
-        expect(session.aws_prefixed_request_config.url).toBe("https://emulator.invalid/upload")
+        expect(session.aws_prefixed_request_config.url).toBe(`${DeepsetEmulator.baseUrl}/storage`)
         expect(session.aws_prefixed_request_config.fields["key"]).toBe(`ws-1/${session.session_id}/\${filename}`)
         expect(session.aws_prefixed_request_config.fields["policy"]).toBeTypeOf("string")
         expect(session.aws_prefixed_request_config.fields["x-amz-signature"]).toBeTypeOf("string")
@@ -313,7 +315,7 @@ describe("DeepsetEmulator", () => {
         expect((yield* getJson(filesUrl(id, "ingestion_status=PENDING&limit=1"), Schemas.PaginatedSessionFile)).total)
           .toBe(1_000_000)
         expect((yield* getJson(filesUrl(id, "ingestion_status=FAILED"), Schemas.PaginatedSessionFile)).total).toBe(0)
-      }).pipe(Effect.provide(Live)))
+      }).pipe(Effect.provide(Stress)))
 
     it.effect("after close: FAILED for multiples of 97, FINISHED otherwise, filters computed arithmetically", () =>
       Effect.gen(function*() {
@@ -353,7 +355,7 @@ describe("DeepsetEmulator", () => {
           ["file-0000099.txt", "FINISHED"]
         ])
         expect((yield* getJson(filesUrl(id, "ingestion_status=PENDING"), Schemas.PaginatedSessionFile)).total).toBe(0)
-      }).pipe(Effect.provide(Live)))
+      }).pipe(Effect.provide(Stress)))
 
     it.effect("after / before take a file_ingestion_id, alone and with a status filter", () =>
       Effect.gen(function*() {
@@ -579,6 +581,8 @@ describe("DeepsetEmulator", () => {
           requests: 7,
           inFlight: 0,
           interrupted: 0,
+          uploadedFiles: 0,
+          ignoredUploads: 0,
           byRoute: {
             "POST /upload_sessions": 1,
             "GET /upload_sessions": 1,
@@ -603,6 +607,157 @@ describe("DeepsetEmulator", () => {
         expect(last.body).toBe(JSON.stringify({ write_mode: "FAIL" }))
         expect(last.headers["authorization"]).toBe(`Bearer ${apiKey}`)
         expect(last.headers["content-type"]).toBe("application/json")
+      }).pipe(Effect.provide(Live)))
+  })
+
+  describe("uploads", () => {
+    const createFull = (workspace = "default", body: unknown = { write_mode: "KEEP" }) =>
+      Effect.flatMap(post(sessionsUrl(workspace), body), (response) => {
+        expect(response.status).toBe(201)
+        return decode(Schemas.UploadSession)(response)
+      })
+
+    const upload = (session: Schemas.UploadSession, name: string, content: string) => {
+      const form = new FormData()
+      for (const [k, v] of Object.entries(session.aws_prefixed_request_config.fields)) form.append(k, v)
+      form.append("file", new Blob([content], { type: "text/plain" }), name)
+      return send(HttpClientRequest.post(session.aws_prefixed_request_config.url).pipe(HttpClientRequest.bodyFormData(form)))
+    }
+
+    const close = (id: string) => put(`${sessionsUrl()}/${id}`, { status: "CLOSED" })
+    const files = (id: string, query = "limit=100") => getJson(filesUrl(id, query), Schemas.PaginatedSessionFile)
+    const counts = (id: string) =>
+      Effect.map(getJson(`${sessionsUrl()}/${id}`, Schemas.SessionDetail), (d) => d.ingestion_status)
+
+    it.effect("the presigned POST reaches the store on the same app; the file is registered in its session", () =>
+      Effect.gen(function*() {
+        const emulator = yield* DeepsetEmulator.DeepsetEmulator
+        const session = yield* createFull()
+        const fields = session.aws_prefixed_request_config.fields
+        expect(Object.keys(fields).sort()).toEqual(
+          ["key", "policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"]
+        )
+        const policy = JSON.parse(atob(fields["policy"]!)) as { expiration: string }
+        expect(policy.expiration).toBe(DateTime.formatIso(session.expires_at))
+        expect((yield* upload(session, "a.txt", "alpha")).status).toBe(204)
+        expect((yield* upload(session, "b.txt", "beta")).status).toBe(204)
+        const stored = yield* emulator.storage.get(`default/${session.session_id}/a.txt`)
+        expect(stored._tag === "Some" && new TextDecoder().decode(stored.value.bytes)).toBe("alpha")
+        const page = yield* files(session.session_id)
+        expect(page.data.map((f) => [f.name, f.ingestion_status])).toEqual([["a.txt", "PENDING"], ["b.txt", "PENDING"]])
+        expect(page.total).toBe(2)
+        const stats = yield* emulator.stats
+        expect(stats.uploadedFiles).toBe(2)
+        expect(stats.byRoute["POST /storage"]).toBe(2)
+      }).pipe(Effect.provide(Live)))
+
+    it.effect("after close files move PENDING → FINISHED over ingestionTime (TestClock); injected names and empty files fail", () =>
+      Effect.gen(function*() {
+        const session = yield* createFull()
+        const id = session.session_id
+        for (let i = 0; i < 10; i++) {
+          const name = i === 3 ? "bad-3.txt" : `f-${i}.txt`
+          expect((yield* upload(session, name, i === 7 ? "" : `content ${i}`)).status).toBe(204)
+        }
+        expect(yield* counts(id)).toEqual({ failed_files: 0, finished_files: 0 })
+        expect((yield* close(id)).status).toBe(204)
+        expect(yield* counts(id)).toEqual({ failed_files: 0, finished_files: 0 })
+        yield* TestClock.adjust("1 second") // the delay
+        yield* TestClock.adjust("5 seconds") // half of ingestionTime
+        expect(yield* counts(id)).toEqual({ failed_files: 1, finished_files: 4 })
+        expect((yield* files(id, "ingestion_status=PENDING")).total).toBe(5)
+        yield* TestClock.adjust("5 seconds")
+        expect(yield* counts(id)).toEqual({ failed_files: 2, finished_files: 8 })
+        const failed = yield* files(id, "ingestion_status=FAILED")
+        expect(failed.data.map((f) => [f.name, f.ingestion_status_reason])).toEqual([
+          ["bad-3.txt", "UNKNOWN_ERROR"],
+          ["f-7.txt", "EMPTY_FILE"]
+        ])
+        expect((yield* files(id, "ingestion_status=FINISHED&limit=3&page_number=2")).data.map((f) => f.name))
+          .toEqual(["f-4.txt", "f-5.txt", "f-6.txt"])
+      }).pipe(Effect.provide(DeepsetEmulator.layerInMemory({
+        apiKey,
+        ingestionDelay: "1 second",
+        ingestionTime: "10 seconds",
+        failIngestion: (name) => name.startsWith("bad-")
+      }))))
+
+    it.effect("<name>.meta.json is the file's meta, not a file; meta that does not parse fails the file", () =>
+      Effect.gen(function*() {
+        const session = yield* createFull()
+        yield* upload(session, "doc.txt", "text")
+        yield* upload(session, "doc.txt.meta.json", JSON.stringify({ lang: "en" }))
+        yield* upload(session, "broken.txt", "text")
+        yield* upload(session, "broken.txt.meta.json", "{not json")
+        // a retried POST of the same key is one file
+        yield* upload(session, "doc.txt", "text")
+        yield* close(session.session_id)
+        const page = yield* files(session.session_id)
+        expect(page.data.map((f) => [f.name, f.ingestion_status, f.ingestion_status_reason])).toEqual([
+          ["doc.txt", "FINISHED", undefined],
+          ["broken.txt", "FAILED", "FAILED_TO_PARSE_META"]
+        ])
+      }).pipe(Effect.provide(Live)))
+
+    it.effect("write_mode FAIL: a name ingested before in the workspace fails with FILE_ALREADY_EXISTS", () =>
+      Effect.gen(function*() {
+        const first = yield* createFull()
+        yield* upload(first, "same.txt", "1")
+        yield* close(first.session_id)
+        const second = yield* createFull("default", { write_mode: "FAIL" })
+        yield* upload(second, "same.txt", "2")
+        yield* upload(second, "new.txt", "3")
+        yield* close(second.session_id)
+        const page = yield* files(second.session_id)
+        expect(page.data.map((f) => f.ingestion_status_reason)).toEqual(["FILE_ALREADY_EXISTS", undefined])
+      }).pipe(Effect.provide(Live)))
+
+    it.effect("an upload to a closed session is stored by S3 and not ingested; after 24 h the policy has expired", () =>
+      Effect.gen(function*() {
+        const emulator = yield* DeepsetEmulator.DeepsetEmulator
+        const session = yield* createFull()
+        yield* close(session.session_id)
+        expect((yield* upload(session, "late.txt", "x")).status).toBe(204)
+        expect((yield* files(session.session_id)).total).toBe(0)
+        expect((yield* emulator.stats).ignoredUploads).toBe(1)
+
+        const open = yield* createFull()
+        yield* TestClock.adjust("24 hours")
+        yield* TestClock.adjust("1 second")
+        const expired = yield* upload(open, "x.txt", "x")
+        expect(expired.status).toBe(403)
+        expect(yield* expired.text).toContain("<Message>Invalid according to Policy: Policy expired.</Message>")
+        const listed = yield* getJson(sessionsUrl(), Schemas.PaginatedSession)
+        expect(listed.data.map((s) => s.status)).toEqual(["CLOSED", "EXPIRED"])
+      }).pipe(Effect.provide(Live)))
+
+    it.effect("real limits: a session holds 10 000 files (more fail ingestion); seeding more needs unlimitedForBenchmarks", () =>
+      Effect.gen(function*() {
+        const emulator = yield* DeepsetEmulator.DeepsetEmulator
+        const died = yield* Effect.exit(emulator.seedSession({ workspace: "default", fileCount: 10_001 }))
+        expect(died._tag === "Failure" && String(died.cause)).toContain("unlimitedForBenchmarks")
+        const session = yield* createFull()
+        yield* emulator.addFiles(session.session_id, 9_999)
+        yield* upload(session, "last.txt", "x")
+        yield* upload(session, "beyond.txt", "x")
+        yield* close(session.session_id)
+        const tail = yield* files(session.session_id, "limit=3&page_number=3334")
+        expect(tail.data.map((f) => [f.name, f.ingestion_status, f.ingestion_status_reason])).toEqual([
+          ["last.txt", "FINISHED", undefined],
+          ["beyond.txt", "FAILED", "UNKNOWN_ERROR"]
+        ])
+        expect(tail.total).toBe(10_001)
+        const died2 = yield* Effect.exit(emulator.addFiles(session.session_id, 1))
+        expect(died2._tag).toBe("Failure")
+      }).pipe(Effect.provide(Live)))
+
+    it.effect("the default page size is 10", () =>
+      Effect.gen(function*() {
+        const emulator = yield* DeepsetEmulator.DeepsetEmulator
+        const id = yield* emulator.seedSession({ workspace: "default", fileCount: 25 })
+        const page = yield* getJson(`${sessionsUrl()}/${id}/files`, Schemas.PaginatedSessionFile)
+        expect(page.data.length).toBe(10)
+        expect(page.has_more).toBe(true)
       }).pipe(Effect.provide(Live)))
   })
 })
