@@ -43,7 +43,7 @@ const loadJupyterEmulator = Effect.promise(async (): Promise<JupyterEmulatorModu
 })
 
 const main = Effect.gen(function*() {
-  const deepset = yield* DeepsetEmulator.make({ apiKey, maxPageSize })
+  const deepset = yield* DeepsetEmulator.make({ apiKey, maxPageSize, unlimitedForBenchmarks: true })
   const statusSession = yield* deepset.seedSession({ workspace, fileCount: 1000, status: "CLOSED" })
   const largeSession = yield* deepset.seedSession({ workspace, fileCount: params.largeFiles, status: "CLOSED" })
   const smallSession = yield* deepset.seedSession({ workspace, fileCount: params.smallFiles, status: "CLOSED" })
@@ -51,7 +51,7 @@ const main = Effect.gen(function*() {
   const served = yield* Loopback.serve(deepset.app)
 
   // A dedicated instance for the prefetch scenario: every request waits on the server.
-  const slow = yield* DeepsetEmulator.make({ apiKey, maxPageSize })
+  const slow = yield* DeepsetEmulator.make({ apiKey, maxPageSize, unlimitedForBenchmarks: true })
   const slowSession = yield* slow.seedSession({ workspace, fileCount: params.slowFiles, status: "CLOSED" })
   // The warm-up listing: 20 pages, streamed with the same prefetch (JIT and connection pool warm).
   const slowWarm = yield* slow.seedSession({ workspace, fileCount: 2000, status: "CLOSED" })
