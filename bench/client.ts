@@ -96,27 +96,49 @@ const rateEffect = <E>(Effect: EffectModule, p: RateParams, call: () => EffectNS
     yield* runEffects(Effect, p.warmup, p.concurrency, call, true)
     addPhase(metrics, `${prefix}seq`, yield* runEffects(Effect, p.seq, 1, call))
     addPhase(metrics, `${prefix}c${p.concurrency}`, yield* runEffects(Effect, p.conc, p.concurrency, call))
-    metrics[prefix === "" ? "fibersPerCall" : `fibersPerCall_${prefix.replace(/_$/, "")}`] = yield* fibersPerCall(Effect, call)
+    const op = prefix === "" ? "" : `_${prefix.replace(/_$/, "")}`
+    const counted = yield* perCall(Effect, call)
+    metrics[`fibersPerCall${op}`] = counted.fibers
+    metrics[`effectStepsPerCall${op}`] = counted.steps
     return metrics
   })
 
-/** After the measurement: how many fibers one call forks (a supervisor counts them over 50 calls). */
-const fibersPerCall = <E>(Effect: EffectModule, call: () => EffectNS.Effect<unknown, E>) =>
+/**
+ * What an effect costs the Effect runtime: the fibers it forks and the run-loop
+ * steps (effects evaluated) of all its fibers, counted by a `Supervisor` with
+ * op supervision on (run after the measurement: counting slows every step).
+ */
+const countSteps = <A, E, R>(Effect: EffectModule, effect: EffectNS.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const Supervisor = yield* Effect.promise(() => import("effect/Supervisor"))
-    let forked = 0
+    const RuntimeFlags = yield* Effect.promise(() => import("effect/RuntimeFlags"))
+    const RuntimeFlagsPatch = yield* Effect.promise(() => import("effect/RuntimeFlagsPatch"))
+    let forks = 0
+    let steps = 0
     class Counter extends Supervisor.AbstractSupervisor<number> {
       get value() {
-        return Effect.sync(() => forked)
+        return Effect.sync(() => forks)
       }
       override onStart() {
-        forked++
+        forks++
+      }
+      override onEffect() {
+        steps++
       }
     }
-    const calls = 50
-    yield* Effect.supervised(Effect.repeatN(Effect.suspend(call), calls - 1), new Counter())
-    return forked / calls
+    const value = yield* Effect.supervised(
+      Effect.withRuntimeFlagsPatch(effect, RuntimeFlagsPatch.enable(RuntimeFlags.OpSupervision)),
+      new Counter()
+    )
+    return { forks, steps, value }
   })
+
+/** After the measurement: the fibers one call forks and its run-loop steps (over 50 calls). */
+const perCall = <E>(Effect: EffectModule, call: () => EffectNS.Effect<unknown, E>) =>
+  Effect.map(
+    countSteps(Effect, Effect.repeatN(Effect.suspend(call), 49)),
+    ({ forks, steps }) => ({ fibers: forks / 50, steps: steps / 50 })
+  )
 
 /** Warm-up, then the sequential and the concurrent phase, with promises. */
 const ratePromise = async (p: RateParams, call: () => Promise<unknown>, prefix = ""): Promise<Metrics> => {
@@ -287,7 +309,11 @@ const jupyter = async (variant: string, p: JupyterParams): Promise<Metrics> => {
 }
 
 /** Streams every file of a session; resolves to the item count. */
-type Lister = (session: string) => Promise<number>
+interface Lister {
+  (session: string): Promise<number>
+  /** Effect variants: the same listing once more, counting its fibers and run-loop steps. */
+  steps?: (session: string) => Promise<{ readonly forks: number; readonly steps: number; readonly value: number }>
+}
 
 /** effect-sessions' `streamFiles`, validation on, default prefetch unless `p.prefetch`. */
 const effectLister = async (p: StreamParams): Promise<Lister> => {
@@ -302,12 +328,18 @@ const effectLister = async (p: StreamParams): Promise<Lister> => {
     Layer.provide(Deepset.layer({ apiKey: Redacted.make(p.apiKey), baseUrl: p.url }), await httpLayer("ours"))
   )
   const options = { pageSize: p.pageSize, ...(p.prefetch === undefined ? {} : { prefetch: p.prefetch }) }
-  return (session) =>
-    runtime.runPromise(Effect.flatMap(Deepset.UploadSessions, (deepset) =>
+  const listing = (session: string) =>
+    Effect.flatMap(Deepset.UploadSessions, (deepset) =>
       deepset.streamFiles(p.workspace, session, options).pipe(
         Stream.runFold(0, (n, file) => (file.name.length > 0 ? n + 1 : n))
-      )))
+      ))
+  const lister: Lister = (session) => runtime.runPromise(listing(session))
+  lister.steps = (session) => runtime.runPromise(countSteps(Effect, listing(session)))
+  return lister
 }
+
+/** `JSON.parse` in a function of its own, so that a CPU profile books the parse (V8 books builtins to their caller) apart. */
+const parseJson = (text: string): unknown => JSON.parse(text)
 
 /** A page as the hand loops read it. */
 interface HandPage {
@@ -351,7 +383,7 @@ const handLoop = async (p: StreamParams, validate: boolean): Promise<Lister> => 
     }
     let count = 0
     const consume = (text: string): HandPage => {
-      const page = decode(JSON.parse(text))
+      const page = decode(parseJson(text))
       for (const file of page.data) if (file.name.length > 0) count++
       return page
     }
@@ -408,6 +440,10 @@ const stream = async (variant: string, p: StreamParams): Promise<Metrics> => {
     : undefined
   if (run === undefined) throw new Error(`unknown stream variant ${variant}`)
   await run(p.warmSession)
+  // Before the measurement (and outside the profiled window): the warm-up listing once more, counting the Effect
+  // runtime's work per page (op supervision slows every step while it counts).
+  const counted = run.steps === undefined ? undefined : await run.steps(p.warmSession)
+  const pages = counted === undefined ? 0 : Math.ceil(counted.value / p.pageSize)
   const gc = await gcWatch()
   markMeasured()
   gc.start()
@@ -419,6 +455,10 @@ const stream = async (variant: string, p: StreamParams): Promise<Metrics> => {
   const gcs = await gc.stop()
   if (count !== p.files) throw new Error(`${variant}: streamed ${count} files, expected ${p.files}`)
   return {
+    ...(counted === undefined ? {} : {
+      effectStepsPerPage: counted.steps / pages,
+      fibersPerPage: counted.forks / pages
+    }),
     items: count,
     seconds,
     itemsPerSec: count / seconds,

@@ -37,7 +37,8 @@ import type * as Scenario from "./scenarios/Scenario.js"
 const benchDir = Path.dirname(fileURLToPath(import.meta.url))
 const repoDir = Path.dirname(benchDir)
 const outDir = Path.join(benchDir, ".out")
-const scenariosDir = Path.join(benchDir, "scenarios")
+/** Where the scenario modules are (`BENCH_SCENARIOS_DIR` to try the runner on other modules). */
+const scenariosDir = process.env["BENCH_SCENARIOS_DIR"] ?? Path.join(benchDir, "scenarios")
 const args = process.argv.slice(2)
 const quick = args.includes("--quick")
 const useTsx = args.includes("--tsx")
@@ -315,7 +316,13 @@ const runChild = (scenario: string, variant: string, params: unknown, tag = ""):
       }
       const from = metrics["profileFromUs"]
       delete metrics["profileFromUs"]
-      if (profiled) profiles.push([`${scenario} · ${variant}${tag}`, analyze(Path.join(profileDir, profileName), from)])
+      if (profiled) {
+        const analysis = analyzeProfile(Path.join(profileDir, profileName), from, metrics["items"])
+        profiles.push([`${scenario} · ${variant}${tag}`, analysis.text])
+        if (scenario === "stream" && metrics["items"] !== undefined) {
+          streamProfiles[`${variant}${tag}`.replace(/ · stream$/, "")] = { layers: analysis.layers, items: metrics["items"] }
+        }
+      }
       resolve(metrics)
     })
   })
@@ -353,10 +360,20 @@ const layerOf = (url: string, name: string): string => {
   }
   if (url.includes("/node_modules/undici/") || url.startsWith("node:internal/deps/undici")) return "undici"
   if (/\/effect\/dist\/esm\/(Schema|ParseResult|SchemaAST|internal\/schema\/)/.test(url)) return "schema decode (effect/Schema)"
-  if (url.includes("/node_modules/effect/")) return "effect core runtime"
+  if (url.includes("/node_modules/effect/")) {
+    // The run loop (a step per effect: fiberRuntime's runLoop and the primitives it evaluates), the Stream/Channel
+    // machinery, fibers and scopes, and the rest.
+    if (/\/internal\/(fiberRuntime|core|core-effect|runtime)\.js$/.test(url)) return "effect run loop (fiberRuntime, core)"
+    if (/\/internal\/(stream|channel|channel\/.*|sink|take|stream\/.*)\.js$/.test(url)) return "effect Stream / Channel"
+    if (/\/internal\/(fiber|fiberScope|fiberRefs|fiberRefs\/patch|scope|supervisor|.*[Ss]cheduler.*|fiberId|fiberMessage)\.js$/.test(url)) {
+      return "effect fibers, scopes, scheduler"
+    }
+    return "effect core other"
+  }
   if (url.includes("/node_modules/@effect/platform")) return "@effect/platform HttpClient (+ platform-node)"
-  // V8 books the JSON.parse builtin to its caller: ApiClient's parseJson is nothing but that call.
-  if (name === "parseJson" && url.endsWith("/src/core/ApiClient.js")) return "JSON.parse"
+  // V8 books the JSON.parse builtin to its caller: a `parseJson` (the hand loops', or the library's when it has one)
+  // is nothing but that call.
+  if (name === "parseJson") return "JSON.parse"
   const ours = /\/src\/(.+)\.js$/.exec(url)
   if (ours) return `effect-sessions src/${ours[1]}`
   if (url.startsWith("node:")) return "node internals (net, streams, events, loader)"
@@ -369,7 +386,10 @@ const layerOf = (url: string, name: string): string => {
  * loading and warm-up left out), by layer and by function; idle time is left
  * out of the percentages.
  */
-const analyze = (file: string, fromUs = 0): string => {
+const analyze = (file: string, fromUs = 0, items?: number): string => analyzeProfile(file, fromUs, items).text
+
+/** The analysis as text, and its self time by layer (µs). */
+const analyzeProfile = (file: string, fromUs = 0, items?: number): { readonly text: string; readonly layers: Map<string, number> } => {
   const prof = JSON.parse(Fs.readFileSync(file, "utf8")) as CpuProfile
   const byId = new Map(prof.nodes.map((n) => [n.id, n.callFrame]))
   const parent = new Map<number, number>()
@@ -383,7 +403,7 @@ const analyze = (file: string, fromUs = 0): string => {
       if (!helpers.test(frame.url)) return layerOf(frame.url, frame.functionName)
       at = parent.get(at)
     }
-    return "effect core runtime"
+    return "effect core other"
   }
   const self = new Map<number, number>()
   let at = prof.startTime
@@ -407,13 +427,49 @@ const analyze = (file: string, fromUs = 0): string => {
     functions.set(key, (functions.get(key) ?? 0) + micros)
   }
   const pct = (n: number) => `${((100 * n) / busy).toFixed(1)}%`
+  // With an item count (the stream), each line also says what it costs per item.
+  const perItem = items !== undefined && items > 0
   const top = (map: Map<string, number>, count: number) =>
-    [...map].sort((a, b) => b[1] - a[1]).slice(0, count).map(([k, v]) => [k, pct(v)])
-  return `busy CPU ${(busy / 1e6).toFixed(2)} s in the measured phases (${Path.basename(file)})\n\n${
-    table(["layer (effect helpers such as dual/hasProperty booked to their caller)", "self"], top(layers, 20))
+    [...map].sort((a, b) => b[1] - a[1]).slice(0, count).map(([k, v]) =>
+      perItem ? [k, pct(v), (v / items).toFixed(3)] : [k, pct(v)]
+    )
+  const extra = perItem ? ["µs/item"] : []
+  const text = `busy CPU ${(busy / 1e6).toFixed(2)} s in the measured phases${
+    perItem ? ` (${(busy / items).toFixed(2)} µs/item over ${items} items)` : ""
+  } (${Path.basename(file)})\n\n${
+    table(["layer (effect helpers such as dual/hasProperty booked to their caller)", "self", ...extra], top(layers, 20))
   }\n\n${
-    table(["function (top 20 by self time)", "self"], top(functions, 20))
+    table(["function (top 25 by self time)", "self", ...extra], top(functions, 25))
   }`
+  return { text, layers }
+}
+
+/** Stream profiles by row and size: self time by layer (µs) and the item count, for the side-by-side table. */
+const streamProfiles: Record<string, { readonly layers: Map<string, number>; readonly items: number }> = {}
+
+/** effect-sessions against the hand loop + schema at the same prefetch: µs/item by layer, and the difference. */
+const streamProfileDiff = (): string => {
+  const out: Array<string> = []
+  for (const n of streamPrefetch) {
+    for (const at of [largeLabel, smallLabel]) {
+      const lib = streamProfiles[`effect-sessions · prefetch ${n} · ${at}`]
+      const hand = streamProfiles[`hand loop + schema · prefetch ${n} · ${at}`]
+      if (lib === undefined || hand === undefined) continue
+      const names = [...new Set([...lib.layers.keys(), ...hand.layers.keys()])].filter((k) => k !== "(idle)")
+      const per = (p: typeof lib, k: string) => (p.layers.get(k) ?? 0) / p.items
+      const rows = names
+        .map((k) => [k, per(lib, k), per(hand, k), per(lib, k) - per(hand, k)] as const)
+        .sort((a, b) => b[3] - a[3])
+      const total = (p: typeof lib) => names.reduce((sum, k) => sum + per(p, k), 0)
+      out.push(`#### prefetch ${n}, ${at}: CPU µs/item by layer, effect-sessions vs hand loop + schema (profiled)\n\n${
+        table(["layer", "effect-sessions", "hand loop + schema", "difference"], [
+          ...rows.map(([k, a, b, d]) => [k, a.toFixed(3), b.toFixed(3), (d >= 0 ? "+" : "") + d.toFixed(3)]),
+          ["total", total(lib).toFixed(3), total(hand).toFixed(3), (total(lib) - total(hand) >= 0 ? "+" : "") + (total(lib) - total(hand)).toFixed(3)]
+        ])
+      }`)
+    }
+  }
+  return out.join("\n\n")
 }
 
 // ---------------------------------------------------------------------------
@@ -542,6 +598,7 @@ const rateColumns = [
   ["p50Ms", "p50 ms"],
   ["p99Ms", "p99 ms"],
   ["fibersPerCall", "fibers forked/call"],
+  ["effectStepsPerCall", "Effect steps/call"],
   ["peakRssMB", "peak RSS MB"]
 ] as const
 
@@ -582,7 +639,8 @@ const jupyterScenario = async (name: string, target: JupyterTarget | string, rat
 
 /** The stream's rows: effect-sessions and the hand loop with our schema at each prefetch, and the plain sequential loop. */
 const streamRows = [
-  ...streamPrefetch.flatMap((n) => [
+  // --quick keeps CI short: the gated prefetch only (the plain loop still runs the hand loop at prefetch 1).
+  ...streamPrefetch.filter((n) => !quick || n === gatedPrefetch).flatMap((n) => [
     { row: `effect-sessions · prefetch ${n}`, client: "effect-sessions", prefetch: n },
     { row: `hand loop + schema · prefetch ${n}`, client: "hand loop + schema", prefetch: n }
   ]),
@@ -605,7 +663,7 @@ const streamScenario = async (info: ServerInfo) => {
   }
 }
 
-const prefetchDepths = [1, 2, 4, 8]
+const prefetchDepths = quick ? [1, 4] : [1, 2, 4, 8]
 const prefetchScenario = async (info: ServerInfo) => {
   const s = info.slow
   const params = (prefetch: number) => ({
@@ -825,7 +883,8 @@ const ratioTable = (): string => {
   const rows: Array<Array<string>> = []
   for (const t of targets) {
     const values = ratioRounds[t.name] ?? []
-    if (values.length === 0 && !builtInTarget(t.name)) continue // a scenario module that is not there
+    // Absent: a scenario module that is not there, or a scenario not run (`--only`); a wanted built-in shows as skipped.
+    if (values.length === 0 && !(builtInTarget(t.name) && wanted(t.name.split(".")[0] ?? ""))) continue
     rows.push([
       t.name,
       fmt(median(values)),
@@ -879,6 +938,8 @@ const tables = (modules: ReadonlyArray<string>): string => {
         ["cpuUsPerItem", "CPU µs/item"],
         ["gcMs", "GC ms"],
         ["gcPctOfCpu", "GC % of CPU"],
+        ["effectStepsPerPage", "Effect steps/page"],
+        ["fibersPerPage", "fibers/page"],
         ["peakRssMB", "peak RSS MB"]
       ])
     )
@@ -986,6 +1047,7 @@ const main = async () => {
   console.log(`\n${output}\n`)
   for (const note of notes) console.log(`- ${note}`)
   for (const [name, text] of profiles) console.log(`\n### CPU profile: ${name}\n\n${text}`)
+  if (profile && Object.keys(streamProfiles).length > 0) console.log(`\n### stream: where the CPU per item goes\n\n${streamProfileDiff()}`)
   const loadAtEnd = Os.loadavg()[0] ?? 0
   const load = `load average (1 min) ${loadAtStart.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end (after each scenario: ${
     Object.entries(loadAfter).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")
