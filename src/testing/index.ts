@@ -22,5 +22,8 @@ export * as ObjectStore from "./ObjectStore.js"
 /** The Jupyter Server sessions emulator. @since 0.1.0 */
 export * as JupyterEmulator from "./JupyterEmulator.js"
 
+/** The Looker API login and session emulator. @since 0.1.0 */
+export * as LookerEmulator from "./LookerEmulator.js"
+
 /** The WhyLabs sessions emulator (the upload target on the same origin). @since 0.1.0 */
 export * as WhyLabsEmulator from "./WhyLabsEmulator.js"
