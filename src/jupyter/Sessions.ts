@@ -46,6 +46,7 @@ import * as ApiError from "../core/ApiError.js"
 import * as Credentials from "../core/Credentials.js"
 import * as Path from "../core/Path.js"
 import * as Policy from "../core/Policy.js"
+import * as Settings from "../core/Settings.js"
 import * as Schemas from "./Schemas.js"
 
 /** Where `jupyter server` listens by default. @since 0.1.0 */
@@ -179,6 +180,10 @@ const xsrfHeaders = (xsrf: Xsrf | undefined): {
 
 const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> => typeof u === "object" && u !== null
 
+/** Whether an update starts a kernel: `kernel.name` without `kernel.id` (the server prefers the id). */
+const startsKernel = (changes: Schemas.UpdateSession): boolean =>
+  changes.kernel !== undefined && changes.kernel.name !== undefined && changes.kernel.id === undefined
+
 /**
  * The client on the `HttpClient` in context.
  *
@@ -261,8 +266,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         method: "POST",
         path: sessionsPath,
         body: ApiClient.jsonBody(Schemas.CreateSession, create),
-        // Idempotent per path on this API: a replay returns the session the first attempt created.
-        idempotent: true,
+        // Never replayed once it may have reached the server: until the first POST has saved its
+        // session (after its kernel started), a replay creates a second session and kernel.
+        idempotent: false,
         response: decodeSession
       })
     },
@@ -299,7 +305,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         method: "PATCH",
         path,
         body: ApiClient.jsonBody(Schemas.UpdateSession, changes),
-        idempotent: true,
+        // `kernel.name` (without `kernel.id`, which the server prefers) starts a kernel: a replay
+        // would start another and leave one running that no session uses.
+        idempotent: !startsKernel(changes),
         response: decodeSession
       })
     },
@@ -325,29 +333,71 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 export const layer = (options: Options): Layer.Layer<Sessions, never, HttpClient.HttpClient> =>
   Layer.effect(Sessions, make(options))
 
+/** The environment variables {@link layerConfig} reads by default. @since 0.1.0 */
+export const env = {
+  baseUrl: "JUPYTER_SERVER_URL",
+  token: "JUPYTER_TOKEN"
+} as const
+
+/**
+ * Settings of {@link layerConfig}: each a `Config` (so callers choose the
+ * variable names, or pass `Config.succeed`), defaulting to the environment
+ * Jupyter itself uses ({@link env}).
+ *
+ * @since 0.1.0
+ */
+export interface ConfigOptions {
+  /** Default `JUPYTER_SERVER_URL`, else {@link defaultBaseUrl}; must be an http(s) URL (with its base path if any). */
+  readonly baseUrl?: Config.Config<string> | undefined
+  /**
+   * Default `JUPYTER_TOKEN` (optional). Empty means none, as for Jupyter
+   * itself (`--IdentityProvider.token=""` starts a server without one).
+   */
+  readonly token?: Config.Config<Redacted.Redacted<string>> | undefined
+  /** Cookie authentication; see {@link Xsrf}. Default none. */
+  readonly xsrf?: Config.Config<Xsrf> | undefined
+  /** Laid over {@link defaultPolicy}. Default none. */
+  readonly policy?: Config.Config<Policy.PolicyInput> | undefined
+}
+
+/**
+ * The settings {@link layerConfig} reads, validated: a base URL that is not
+ * an http(s) URL fails with a `ConfigError` naming the setting.
+ *
+ * @since 0.1.0
+ */
+export const config = (options: ConfigOptions = {}): Config.Config<Options> =>
+  Config.map(
+    Config.all({
+      baseUrl: Settings.httpUrl(
+        options.baseUrl ?? Config.string(env.baseUrl).pipe(Config.withDefault(defaultBaseUrl)),
+        `${env.baseUrl} (baseUrl)`
+      ),
+      token: Config.option(options.token ?? Config.redacted(env.token)),
+      xsrf: options.xsrf === undefined ? Config.succeed(undefined) : options.xsrf,
+      policy: options.policy === undefined ? Config.succeed(undefined) : options.policy
+    }),
+    (settings): Options => ({
+      baseUrl: settings.baseUrl,
+      token: Option.getOrUndefined(Option.filter(settings.token, (t) => Redacted.value(t).length > 0)),
+      xsrf: settings.xsrf,
+      policy: settings.policy
+    })
+  )
+
 /**
  * The client configured from the environment Jupyter itself uses:
  * `JUPYTER_SERVER_URL` (default {@link defaultBaseUrl}) and `JUPYTER_TOKEN`
- * (optional; empty means none).
+ * (optional; empty means none), or the `Config`s given. A base URL that is
+ * not an http(s) URL fails the layer with a `ConfigError` naming the setting.
+ *
+ * ```ts
+ * Jupyter.layerConfig({ baseUrl: Config.string("HUB_USER_URL"), token: Config.redacted("JUPYTERHUB_API_TOKEN") })
+ * ```
  *
  * @since 0.1.0
  */
 export const layerConfig = (
-  options: { readonly policy?: Policy.PolicyInput | undefined; readonly xsrf?: Xsrf | undefined } = {}
+  options: ConfigOptions = {}
 ): Layer.Layer<Sessions, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(
-    Sessions,
-    Effect.flatMap(
-      Config.all({
-        baseUrl: Config.string("JUPYTER_SERVER_URL").pipe(Config.withDefault(defaultBaseUrl)),
-        token: Config.option(Config.redacted("JUPYTER_TOKEN"))
-      }),
-      (config) =>
-        make({
-          baseUrl: config.baseUrl,
-          token: Option.getOrUndefined(Option.filter(config.token, (t) => Redacted.value(t).length > 0)),
-          xsrf: options.xsrf,
-          policy: options.policy
-        })
-    )
-  )
+  Layer.effect(Sessions, Effect.flatMap(config(options), make))

@@ -1,14 +1,22 @@
 /**
  * An emulator of Jupyter Server's sessions API as an `HttpApp` (routed with
- * `HttpRouter`), with the semantics observed on a real Jupyter Server 1.23:
+ * `HttpRouter`), with the semantics observed on the real Jupyter Server of
+ * the version it emulates (option `version`: `"1.23"`, Debian's 1.23.3, the
+ * default; or `"2"`, the 2.x line JupyterLab 4 and Notebook 7 run on,
+ * observed on 2.21.1). What both versions do:
  *
- * - auth: `Authorization: token <t>` (scheme case-insensitive) or `?token=`;
+ * - auth: `Authorization: token <t>` (scheme case-insensitive; version 2
+ *   also takes `Bearer <t>`) or `?token=`;
  *   a missing or wrong token is 403 `{"message": "Forbidden", "reason": null}`,
  *   except that writes are checked for XSRF first (403 `"'_xsrf' argument
  *   missing from POST"`), as the real server does for every request that is
  *   not token-authenticated. A cookie login ({@link Emulator.login}) works
  *   like the real one: reads need the cookie, writes also `X-XSRFToken`
  *   equal to the `_xsrf` cookie;
+ * - without a token (a server started with an empty token: "All
+ *   authentication is disabled"), both versions let every read through but
+ *   still check every write for XSRF: 403 `'_xsrf' argument missing from
+ *   POST` unless `X-XSRFToken` (or `?_xsrf=`) equals the `_xsrf` cookie;
  * - `POST /api/sessions` → 201 + `Location: {base}api/sessions/{id}`; `path`
  *   and `type` required (400 `Missing field in JSON data: path`); the session
  *   of an existing path is returned (201); an unknown kernelspec is 501
@@ -29,6 +37,13 @@
  *   to produce): it shows `kernel: null`, DELETE answers 410 `Kernel deleted
  *   before session` and keeps it, a PATCH with `kernel.name` gives it a new
  *   kernel.
+ *
+ * Where version 2 differs from 1.23: `Bearer` is accepted; a PATCH naming
+ * an unknown kernelspec is 501 `{message, short_message}` (1.23: the 500
+ * `Unhandled error`); an unhandled error's `traceback` is always `""`; a
+ * create naming a kernel id that is not running starts the new kernel under
+ * that id (1.23: under a fresh id); the deprecated `notebook` input's `name`
+ * wins over its `path` as the session's path.
  *
  * Kernels stay `execution_state: "starting"` with no connections (REST calls
  * alone never make a real kernel idle). Times come from `Clock`, ids from
@@ -55,15 +70,26 @@ import * as InMemory from "./InMemory.js"
 /** The default URL of a local Jupyter Server; the in-memory client ignores the host anyway. @since 0.1.0 */
 export const baseUrl = "http://127.0.0.1:8888"
 
-/** The Jupyter Server version whose behaviour the emulator follows (answered by `GET /api`). @since 0.1.0 */
-export const emulatedVersion = "1.23.3"
+/** The Jupyter Server lines the emulator can follow. @since 0.1.0 */
+export type Version = "1.23" | "2"
+
+/** The exact release each {@link Version} was observed on (answered by `GET /api`). @since 0.1.0 */
+export const serverVersions: Readonly<Record<Version, string>> = { "1.23": "1.23.3", "2": "2.21.1" }
+
+/** The release the default version (`"1.23"`) answers by `GET /api`. @since 0.1.0 */
+export const emulatedVersion = serverVersions["1.23"]
 
 /** The name of the login cookie {@link Emulator.login} issues. @since 0.1.0 */
 export const loginCookieName = "username-emulator"
 
 /** Options of {@link make}. @since 0.1.0 */
 export interface Options {
-  /** The server's token; without one every request is accepted (no auth, no XSRF). */
+  /** The version to emulate; default `"1.23"`. */
+  readonly version?: Version
+  /**
+   * The server's token. Without one the emulator is a server started with an
+   * empty token: reads need nothing, writes need XSRF (as both real versions do).
+   */
   readonly token?: string
   /** A base path such as `/user/alice/` (JupyterHub); default `/`. */
   readonly basePath?: string
@@ -153,12 +179,15 @@ const methodNotAllowed = error(405, "Method Not Allowed")
 const noJson = error(400, "No JSON data provided")
 const invalidJson = error(400, "Invalid JSON in body of request")
 
-/** The real server's answer to an exception its handler did not catch. */
-const unhandled = (handler: string, line: string, exception: string): HttpServerResponse.HttpServerResponse =>
+/**
+ * The real server's answer to an exception its handler did not catch; version
+ * 2 keeps the `traceback` field but always sends it empty.
+ */
+const unhandledOf = (version: Version) => (handler: string, line: string, exception: string): HttpServerResponse.HttpServerResponse =>
   json(500, {
     message: "Unhandled error",
     reason: null,
-    traceback: "Traceback (most recent call last):\n" +
+    traceback: version === "2" ? "" : "Traceback (most recent call last):\n" +
       "  File \"/usr/lib/python3/dist-packages/tornado/web.py\", line 1735, in _execute\n" +
       "    result = await result\n" +
       `  File "/usr/lib/python3/dist-packages/jupyter_server/services/sessions/handlers.py", in ${handler}\n` +
@@ -321,6 +350,8 @@ const pathKey = (path: unknown): string => (typeof path === "string" ? `s:${path
 export const make = (options: Options = {}): Effect.Effect<Emulator> =>
   Effect.gen(function*() {
     const token = options.token
+    const version = options.version ?? "1.23"
+    const unhandled = unhandledOf(version)
     const basePath = normalizeBasePath(options.basePath)
     const kernelspecs = options.kernelspecs ?? ["python3"]
     const faults = yield* Faults.makeController({
@@ -337,9 +368,12 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
 
     // -- auth ---------------------------------------------------------------
 
-    /** The token a request carries: `Authorization: token <t>` (any case), else `?token=`. */
+    /** `Authorization: token <t>` (any case); version 2 also `Bearer <t>`. */
+    const authScheme = version === "2" ? /^(?:token|bearer)\s+(.+)$/i : /^token\s+(.+)$/i
+
+    /** The token a request carries: its `Authorization` header, else `?token=`. */
     const tokenOf = (request: HttpServerRequest.HttpServerRequest): string | undefined =>
-      /^token\s+(.+)$/i.exec(request.headers["authorization"] ?? "")?.[1] ??
+      authScheme.exec(request.headers["authorization"] ?? "")?.[1] ??
         new URLSearchParams(splitUrl(request.url)[1]).get("token") ?? undefined
 
     const loggedInByCookie = (request: HttpServerRequest.HttpServerRequest): boolean => {
@@ -350,20 +384,21 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
     /**
      * The real server's order: token-authenticated requests pass; other writes
      * are checked for XSRF first; then the user (a login cookie) is required,
-     * unless `userRequired` is false (handlers that are not `@authenticated`).
+     * unless `userRequired` is false (handlers that are not `@authenticated`)
+     * or the server has no token (every request is the anonymous user).
      */
     const authenticate = (
       request: HttpServerRequest.HttpServerRequest,
       userRequired: boolean
     ): HttpServerResponse.HttpServerResponse | undefined => {
-      if (token === undefined || tokenOf(request) === token) return undefined
+      if (token !== undefined && tokenOf(request) === token) return undefined
       if (request.method !== "GET" && request.method !== "HEAD" && request.method !== "OPTIONS") {
         const search = new URLSearchParams(splitUrl(request.url)[1])
         const xsrf = search.get("_xsrf") || request.headers["x-xsrftoken"] || request.headers["x-csrftoken"]
         if (xsrf === undefined || xsrf === "") return error(403, "'_xsrf' argument missing from POST")
         if (xsrf !== request.cookies["_xsrf"]) return error(403, "XSRF cookie does not match POST argument")
       }
-      if (!userRequired) return undefined
+      if (!userRequired || token === undefined) return undefined
       return loggedInByCookie(request) ? undefined : forbidden
     }
 
@@ -456,11 +491,15 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
       return out
     }
 
-    /** Starts a kernel of a kernelspec (`null`: the default one); `undefined` when there is no such kernelspec. */
-    const startKernel = (name: unknown): Effect.Effect<KernelRecord | undefined> => {
+    /**
+     * Starts a kernel of a kernelspec (`null`: the default one), under `wantedId`
+     * or a fresh id; `undefined` when there is no such kernelspec.
+     */
+    const startKernel = (name: unknown, wantedId?: string): Effect.Effect<KernelRecord | undefined> => {
       const spec = name === null ? kernelspecs[0] : kernelspecs.find((k) => k === name)
       if (spec === undefined) return Effect.succeed(undefined)
-      return Effect.zipWith(randomUuid, Clock.currentTimeMillis, (id, now) => {
+      const id = wantedId === undefined ? randomUuid : Effect.succeed(wantedId)
+      return Effect.zipWith(id, Clock.currentTimeMillis, (id, now) => {
         const kernel: KernelRecord = { id, name: spec, startedAt: now }
         kernels.set(id, kernel)
         return kernel
@@ -469,7 +508,9 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
 
     // -- handlers -------------------------------------------------------------
 
-    const version = Effect.succeed(json(200, { version: emulatedVersion } satisfies typeof Schemas.ServerInfo.Encoded))
+    const serverInfo = Effect.succeed(
+      json(200, { version: serverVersions[version] } satisfies typeof Schemas.ServerInfo.Encoded)
+    )
 
     const listSessions = guarded(() => Effect.sync(() => jsonText(200, `[${liveSessions().map(sessionJson).join(",")}]`)))
 
@@ -484,7 +525,12 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
         }
         const model: Record<string, unknown> = { ...body.value }
         const notebook = model["notebook"]
-        if (isRecord(notebook) && "path" in notebook) {
+        if (version === "2" && isRecord(notebook)) {
+          // 2.x: any `notebook` makes it a notebook; its `name` wins over its `path`
+          model["type"] = "notebook"
+          if ("name" in notebook) model["path"] = notebook["name"]
+          else if ("path" in notebook) model["path"] = notebook["path"]
+        } else if (isRecord(notebook) && "path" in notebook) {
           model["path"] = notebook["path"]
           model["type"] = "notebook"
         }
@@ -508,7 +554,13 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
           ? Effect.succeed(existing)
           : Effect.gen(function*() {
             let kernelRecord = typeof kernelId === "string" ? kernels.get(kernelId) : undefined
-            if (kernelRecord === undefined) kernelRecord = yield* startKernel(kernelName)
+            if (kernelRecord === undefined) {
+              // 2.x starts the new kernel under the id the client asked for; 1.23 under a fresh one
+              kernelRecord = yield* startKernel(
+                kernelName,
+                version === "2" && typeof kernelId === "string" && kernelId !== "" ? kernelId : undefined
+              )
+            }
             if (kernelRecord === undefined) {
               const name = pyStr(kernelName)
               return json(501, {
@@ -592,6 +644,14 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
               kernelId = wantedId
             } else if (wantedName !== null) {
               const started = yield* startKernel(wantedName)
+              if (started === undefined && version === "2") {
+                return json(501, {
+                  message: `The '${pyStr(wantedName)}' kernel could not be started: ${
+                    pyRepr(`No such kernel named ${pyStr(wantedName)}`)
+                  }`,
+                  short_message: `Error starting kernel ${pyStr(wantedName)}`
+                })
+              }
               if (started === undefined) {
                 return unhandled(
                   "patch",
@@ -647,7 +707,7 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
     // -- routing ----------------------------------------------------------------
 
     const routes = HttpRouter.empty.pipe(
-      HttpRouter.get("/api", version),
+      HttpRouter.get("/api", serverInfo),
       HttpRouter.get("/api/sessions", listSessions),
       HttpRouter.post("/api/sessions", createSession),
       HttpRouter.put("/api/sessions", notAllowed),
@@ -731,5 +791,5 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
 export const layerInMemory = (options: Options = {}): Layer.Layer<HttpClient.HttpClient | JupyterEmulator> =>
   Layer.unwrapEffect(
     Effect.map(make(options), (emulator) =>
-      Layer.merge(Layer.succeed(JupyterEmulator, emulator), InMemory.layer(emulator.app)))
+      Layer.merge(Layer.succeed(JupyterEmulator, emulator), InMemory.layerAt(baseUrl, emulator.app)))
   )

@@ -6,6 +6,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -20,11 +21,14 @@ import * as Loopback from "../../src/testing/Loopback.js"
 
 const token = "emulator-unit-token"
 
-const clientOn = (emulator: JupyterEmulator.Emulator) =>
+const inMemory = (emulator: JupyterEmulator.Emulator) =>
+  Layer.succeed(HttpClient.HttpClient, InMemory.makeClient(emulator.app))
+
+const clientOn = (emulator: JupyterEmulator.Emulator, withToken = true) =>
   Effect.provide(
     Jupyter.Sessions,
-    Jupyter.layer({ baseUrl: JupyterEmulator.baseUrl, token: Redacted.make(token) }).pipe(
-      Layer.provide(InMemory.layer(emulator.app))
+    Jupyter.layer({ baseUrl: JupyterEmulator.baseUrl, ...(withToken ? { token: Redacted.make(token) } : {}) }).pipe(
+      Layer.provide(inMemory(emulator))
     )
   )
 
@@ -68,15 +72,57 @@ describe("JupyterEmulator", () => {
       expect(error.status).toBe(501)
     }))
 
-  it.effect("without a token every request is accepted", () =>
+  it.effect("GET /api answers the release of the version emulated; 1.23 is the default", () =>
     Effect.gen(function*() {
-      const emulator = yield* JupyterEmulator.make()
-      const jupyter = yield* Effect.provide(
-        Jupyter.Sessions,
-        Jupyter.layer({ baseUrl: JupyterEmulator.baseUrl }).pipe(Layer.provide(InMemory.layer(emulator.app)))
-      )
-      const session = yield* jupyter.createSession({ path: "open.ipynb", type: "notebook" })
-      yield* jupyter.deleteSession(session.id)
+      for (const [options, release] of [[{}, "1.23.3"], [{ version: "1.23" }, "1.23.3"], [{ version: "2" }, "2.21.1"]] as const) {
+        const emulator = yield* JupyterEmulator.make(options)
+        const response = yield* InMemory.makeClient(emulator.app).get(`${JupyterEmulator.baseUrl}/api`)
+        expect(yield* response.json).toEqual({ version: release })
+      }
+      expect(JupyterEmulator.serverVersions).toEqual({ "1.23": "1.23.3", "2": "2.21.1" })
+    }))
+
+  it.effect("without a token (both versions): reads need nothing, writes need XSRF, as a real server with an empty token", () =>
+    Effect.gen(function*() {
+      for (const version of ["1.23", "2"] as const) {
+        const emulator = yield* JupyterEmulator.make({ version })
+        const open = yield* clientOn(emulator, false)
+        expect(yield* open.listSessions()).toEqual([])
+        const refused = yield* Effect.flip(open.createSession({ path: "open.ipynb", type: "notebook" }))
+        expect([refused._tag, refused.status]).toEqual(["Unauthorized", 403])
+        expect(JSON.parse(refused.body!)).toEqual({ message: "'_xsrf' argument missing from POST", reason: null })
+        // any token is as good as none: the server has no token to match
+        const withSomeToken = yield* clientOn(emulator, true)
+        expect((yield* Effect.flip(withSomeToken.createSession({ path: "open.ipynb", type: "notebook" }))).status).toBe(403)
+        expect(yield* withSomeToken.listSessions()).toEqual([])
+        // the xsrf option (any value, sent as cookie and header) makes writes pass
+        const xsrf = yield* Effect.provide(
+          Jupyter.Sessions,
+          Jupyter.layer({ baseUrl: JupyterEmulator.baseUrl, xsrf: { token: Redacted.make("any-value") } }).pipe(
+            Layer.provide(inMemory(emulator))
+          )
+        )
+        const session = yield* xsrf.createSession({ path: "open.ipynb", type: "notebook" })
+        expect((yield* open.getSession(session.id)).path).toBe("open.ipynb")
+        expect((yield* Effect.flip(open.deleteSession(session.id))).status).toBe(403)
+        yield* xsrf.deleteSession(session.id)
+        expect(yield* open.listSessions()).toEqual([])
+        // a header that does not match the cookie is refused with the real message
+        const http = InMemory.makeClient(emulator.app)
+        const mismatch = yield* http.execute(
+          HttpClientRequest.post(`${JupyterEmulator.baseUrl}/api/sessions`, {
+            headers: { "x-xsrftoken": "a", cookie: "_xsrf=b" }
+          }).pipe(HttpClientRequest.bodyUnsafeJson({ path: "x.ipynb", type: "notebook" }))
+        )
+        expect([mismatch.status, yield* mismatch.json]).toEqual([
+          403,
+          { message: "XSRF cookie does not match POST argument", reason: null }
+        ])
+        // nothing logged in: the HTML 404 page embeds no token
+        const page = yield* http.get(`${JupyterEmulator.baseUrl}/api/sessions/not-a-uuid`)
+        expect(page.status).toBe(404)
+        expect(yield* page.text).not.toContain("data-jupyter-api-token")
+      }
     }))
 
   it.effect("killKernel of an unknown session fails; fault answers have Jupyter's error shape", () =>

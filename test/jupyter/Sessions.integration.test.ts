@@ -1,17 +1,21 @@
 /**
- * One suite, two servers: every test here runs against the emulator (in
- * memory) and against a real Jupyter Server started for the suite.
+ * One suite, four servers: every test here runs against the emulator of each
+ * version (1.23 and 2, in memory) and against a real Jupyter Server of each
+ * version (Debian's 1.23 and the newest 2.x from the jupyter2 virtualenv)
+ * started for the suite.
  */
 import { expect } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as ApiError from "../../src/core/ApiError.js"
+import * as Policy from "../../src/core/Policy.js"
 import * as Jupyter from "../../src/jupyter/index.js"
 import { runExample } from "../support/RunExample.js"
-import { describeOn, emulatorTarget, Harness, realTarget, type Target, uniquePath } from "../support/JupyterServer.js"
+import { allTargets, describeOn, Harness, type Target, uniquePath } from "../support/JupyterServer.js"
 
 const unknownUuid = "00000000-0000-4000-8000-000000000000"
 
@@ -23,6 +27,80 @@ const kernelIds = Effect.gen(function*() {
   const answer = yield* h.raw("GET", "api/kernels")
   expect(answer.status).toBe(200)
   return (JSON.parse(answer.text) as ReadonlyArray<{ readonly id: string }>).map((k) => k.id)
+})
+
+interface WireSession {
+  readonly id: string
+  readonly path: string
+  readonly kernel: { readonly id: string } | null
+}
+
+const wireSessions = Effect.gen(function*() {
+  const h = yield* Harness
+  const answer = yield* h.raw("GET", "api/sessions")
+  expect(answer.status).toBe(200)
+  return JSON.parse(answer.text) as ReadonlyArray<WireSession>
+})
+
+/** What /api/sessions and /api/kernels show, compared as one value. */
+const serverState = Effect.map(
+  Effect.all([wireSessions, kernelIds]),
+  ([sessions, kernels]) => ({
+    sessions: sessions.map((s) => `${s.id} ${s.path} ${s.kernel?.id ?? "-"}`).sort(),
+    kernels: [...kernels].sort()
+  })
+)
+
+/**
+ * The same, or the answer that was not a 200: while requests that start
+ * kernels are in flight a listing can fail (1.23 and 2.x both answered 500
+ * while duplicate sessions were being created).
+ */
+const serverStateNow = Effect.gen(function*() {
+  const h = yield* Harness
+  const [sessions, kernels] = yield* Effect.all([h.raw("GET", "api/sessions"), h.raw("GET", "api/kernels")])
+  if (sessions.status !== 200 || kernels.status !== 200) {
+    return { _tag: "Busy" as const, answer: `${sessions.status} ${sessions.text.slice(0, 300)} / ${kernels.status}` }
+  }
+  return { _tag: "Ready" as const, state: yield* serverState }
+})
+
+/**
+ * Waits (live clock, at most 60 s) until `ready` holds and the server's
+ * sessions and kernels have not changed for a second: requests that timed
+ * out on the client side are still being served, and their effects land late.
+ */
+const settled = (ready: (state: Effect.Effect.Success<typeof serverState>) => boolean) =>
+  Effect.gen(function*() {
+    let previous = ""
+    let last = ""
+    for (let i = 0; i < 240; i++) {
+      const now = yield* serverStateNow
+      if (now._tag === "Busy") {
+        last = now.answer
+        previous = ""
+        yield* Effect.sleep("250 millis")
+        continue
+      }
+      const shown = JSON.stringify(now.state)
+      if (ready(now.state) && shown === previous) return now.state
+      previous = ready(now.state) ? shown : ""
+      yield* Effect.sleep(ready(now.state) ? "1 second" : "250 millis")
+    }
+    return yield* Effect.dieMessage(`the server's sessions and kernels did not settle within 60 s (last: ${last})`)
+  })
+
+/**
+ * An attempt timeout far shorter than a kernel start, and replays sent at once
+ * (1-2 ms backoff): the worst case for a replay, which would arrive while the
+ * first request is still starting its kernel.
+ */
+const impatient = Policy.withPolicy({
+  attemptTimeout: "20 millis",
+  maxRetries: 3,
+  baseDelay: "1 millis",
+  maxDelay: "2 millis",
+  deadline: "30 seconds"
 })
 
 const sessionsSuite = (target: Target) =>
@@ -295,21 +373,41 @@ const sessionsSuite = (target: Target) =>
         yield* jupyter.deleteSession(session.id)
       }))
 
-    it.effect("an unknown kernelspec in an update is the server's 500 `Unhandled error`, sent once (500 is not retried)", () =>
-      Effect.gen(function*() {
-        const h = yield* Harness
-        const jupyter = yield* Jupyter.Sessions
-        const session = yield* jupyter.createSession({ path: uniquePath("patch-kernel"), type: "notebook" })
-        const sent = yield* h.sent
-        const error = yield* failure(jupyter.updateSession(session.id, { kernel: { name: "no-such-kernel" } }))
-        expect(yield* h.sent).toBe(sent + 1)
-        expect(error._tag).toBe("ServerError")
-        expect(error.status).toBe(500)
-        if (error._tag === "ServerError") expect(error.serverMessage).toBe("Unhandled error")
-        expect(error.body).toContain("start_kernel_for_session")
-        expect((yield* jupyter.getSession(session.id)).kernel?.id).toBe(session.kernel?.id)
-        yield* jupyter.deleteSession(session.id)
-      }))
+    it.effect(
+      target.version === "1.23"
+        ? "an unknown kernelspec in an update is 1.23's 500 `Unhandled error` with a traceback, sent once (500 is not retried)"
+        : "an unknown kernelspec in an update is 2.x's 501 with message and short_message, sent once",
+      () =>
+        Effect.gen(function*() {
+          const h = yield* Harness
+          const jupyter = yield* Jupyter.Sessions
+          const session = yield* jupyter.createSession({ path: uniquePath("patch-kernel"), type: "notebook" })
+          const sent = yield* h.sent
+          const error = yield* failure(jupyter.updateSession(session.id, { kernel: { name: "no-such-kernel" } }))
+          expect(yield* h.sent).toBe(sent + 1)
+          expect(error._tag).toBe("ServerError")
+          if (h.version === "1.23") {
+            expect(error.status).toBe(500)
+            if (error._tag === "ServerError") expect(error.serverMessage).toBe("Unhandled error")
+            expect(error.body).toContain("start_kernel_for_session")
+          } else {
+            expect(error.status).toBe(501)
+            if (error._tag === "ServerError") {
+              expect(error.serverMessage).toBe(
+                "The 'no-such-kernel' kernel could not be started: 'No such kernel named no-such-kernel' (Error starting kernel no-such-kernel)"
+              )
+            }
+            expect(JSON.parse(error.body!)).toEqual({
+              message: "The 'no-such-kernel' kernel could not be started: 'No such kernel named no-such-kernel'",
+              short_message: "Error starting kernel no-such-kernel"
+            })
+            expect(error.message).toContain("cannot start that kernel")
+          }
+          expect((yield* jupyter.getSession(session.id)).kernel?.id).toBe(session.kernel?.id)
+          expect(yield* kernelIds).toContain(session.kernel?.id) // the old kernel still runs
+          yield* jupyter.deleteSession(session.id)
+        })
+    )
 
     it.effect("a kernel shut down through /api/kernels takes its session along: the next access is NotFound", () =>
       Effect.gen(function*() {
@@ -367,19 +465,24 @@ const sessionsSuite = (target: Target) =>
 
     it.effect("a kernel id binds a running kernel: two sessions share it, and deleting one takes the other along", () =>
       Effect.gen(function*() {
+        const h = yield* Harness
         const jupyter = yield* Jupyter.Sessions
         const first = yield* jupyter.createSession({ path: uniquePath("shared-a"), type: "notebook" })
         const kernel = first.kernel!.id
         const second = yield* jupyter.createSession({ path: uniquePath("shared-b"), type: "console", kernel: { id: kernel } })
         expect(second.id).not.toBe(first.id)
         expect(second.kernel?.id).toBe(kernel)
-        // a kernel id that is not running on create starts a new kernel instead (no error)
+        // a kernel id that is not running on create starts a new kernel instead (no error):
+        // 1.23 under a fresh id, 2.x under the id asked for
+        const wanted = "00000000-0000-4000-8000-0000000000a1"
         const fresh = yield* jupyter.createSession({
           path: uniquePath("shared-c"),
           type: "notebook",
-          kernel: { id: unknownUuid }
+          kernel: { id: wanted }
         })
-        expect(fresh.kernel?.id).not.toBe(unknownUuid)
+        if (h.version === "1.23") expect(fresh.kernel?.id).not.toBe(wanted)
+        else expect(fresh.kernel?.id).toBe(wanted)
+        expect(fresh.kernel?.name).toBe("python3")
         expect(yield* kernelIds).toContain(fresh.kernel?.id)
         yield* jupyter.deleteSession(first.id) // shuts the shared kernel down
         expect(yield* kernelIds).not.toContain(kernel)
@@ -389,7 +492,7 @@ const sessionsSuite = (target: Target) =>
         yield* jupyter.deleteSession(fresh.id)
       }))
 
-    it.effect("wire details both servers share: token forms, Location, the deprecated notebook input, 405, bad bodies", () =>
+    it.effect("wire details: token forms (Bearer only on 2.x), Location, the deprecated notebook input, 405, bad bodies, tracebacks", () =>
       Effect.gen(function*() {
         const h = yield* Harness
         const version = yield* h.raw("GET", "api", { auth: false })
@@ -399,7 +502,10 @@ const sessionsSuite = (target: Target) =>
         expect((yield* h.raw("GET", `api/sessions?token=${h.token}`, { auth: false })).status).toBe(200)
         expect((yield* h.raw("GET", "api/sessions", { auth: false, headers: { authorization: `TOKEN ${h.token}` } })).status)
           .toBe(200)
-        expect((yield* h.raw("GET", "api/sessions", bearer)).status).toBe(403)
+        // 2.x's IdentityProvider takes `Bearer` too (any case); 1.23 only `token`
+        expect((yield* h.raw("GET", "api/sessions", bearer)).status).toBe(h.version === "1.23" ? 403 : 200)
+        expect((yield* h.raw("GET", "api/sessions", { auth: false, headers: { authorization: `bearer ${h.token}` } })).status)
+          .toBe(h.version === "1.23" ? 403 : 200)
         expect((yield* h.raw("GET", "api/sessions", { auth: false })).status).toBe(403)
 
         const path = uniquePath("wire")
@@ -415,7 +521,21 @@ const sessionsSuite = (target: Target) =>
         })
         expect(nullKernel.status).toBe(500)
         expect(JSON.parse(nullKernel.text)).toMatchObject({ message: "Unhandled error", reason: null })
-        expect(nullKernel.text).toContain("AttributeError: 'NoneType' object has no attribute 'get'")
+        if (h.version === "1.23") {
+          expect(nullKernel.text).toContain("AttributeError: 'NoneType' object has no attribute 'get'")
+        } else {
+          // 2.x keeps the field for compatibility but never sends the traceback
+          expect(JSON.parse(nullKernel.text)).toEqual({ message: "Unhandled error", reason: null, traceback: "" })
+        }
+        // the deprecated input's `name` is the path on 2.x; 1.23 reads only its `path`
+        const both = uniquePath("notebook-path")
+        const nameAndPath = yield* h.raw("POST", "api/sessions", {
+          body: JSON.stringify({ notebook: { name: "n.ipynb", path: both } })
+        })
+        expect(nameAndPath.status).toBe(201)
+        const nameAndPathModel = JSON.parse(nameAndPath.text) as Record<string, unknown>
+        expect(nameAndPathModel["path"]).toBe(h.version === "1.23" ? both : "n.ipynb")
+        expect((yield* h.raw("DELETE", `api/sessions/${String(nameAndPathModel["id"])}`)).status).toBe(204)
         const invalid = yield* h.raw("POST", "api/sessions", { body: "{not json" })
         expect([invalid.status, JSON.parse(invalid.text)]).toEqual([
           400,
@@ -438,6 +558,58 @@ const sessionsSuite = (target: Target) =>
       }))
 
     if (target.real) {
+      it.effect("createSession is never replayed once sent: after attempt timeouts, exactly one session and one kernel per path", () =>
+        Effect.gen(function*() {
+          const h = yield* Harness
+          const jupyter = yield* Jupyter.Sessions
+          const before = yield* serverState
+          const paths = [uniquePath("once-a"), uniquePath("once-b"), uniquePath("once-c")]
+          const sent = yield* h.sent
+          // three at once: each kernel start then takes well over the 20 ms attempt timeout
+          const outcomes = yield* Effect.forEach(
+            paths,
+            (path) => Effect.either(impatient(jupyter.createSession({ path, type: "notebook" }))),
+            { concurrency: "unbounded" }
+          )
+          const timedOut = outcomes.filter((o) => Either.isLeft(o) && o.left._tag === "Timeout")
+          expect(timedOut.length).toBeGreaterThan(0)
+          for (const outcome of outcomes) {
+            if (Either.isLeft(outcome)) expect(outcome.left._tag).toBe("Timeout")
+          }
+          const after = yield* settled((state) =>
+            paths.every((path) => state.sessions.some((line) => line.split(" ")[1] === path))
+          )
+          const sessions = (yield* wireSessions).filter((s) => paths.includes(s.path))
+          const newKernels = after.kernels.filter((k) => !before.kernels.includes(k))
+          // exactly what was asked: one session per path, one new kernel per session, nothing else
+          expect({ sessions: sessions.length, kernels: newKernels.length }).toEqual({ sessions: 3, kernels: 3 })
+          expect(sessions.map((s) => s.path).sort()).toEqual([...paths].sort())
+          expect(sessions.map((s) => s.kernel?.id).sort()).toEqual([...newKernels].sort())
+          expect((yield* h.sent) - sent).toBe(3) // one POST per call, none replayed
+          for (const session of sessions) yield* jupyter.deleteSession(session.id)
+        }))
+
+      it.effect("updateSession with kernel.name is never replayed once sent: after an attempt timeout, one new kernel, the old one shut down", () =>
+        Effect.gen(function*() {
+          const h = yield* Harness
+          const jupyter = yield* Jupyter.Sessions
+          const session = yield* jupyter.createSession({ path: uniquePath("rekernel-once"), type: "notebook" })
+          const old = session.kernel!.id
+          const before = yield* serverState
+          const sent = yield* h.sent
+          // a kernel change starts a kernel and waits for the old one to shut down: far longer than 20 ms
+          const outcome = yield* Effect.either(impatient(jupyter.updateSession(session.id, { kernel: { name: "python3" } })))
+          if (Either.isLeft(outcome)) expect(outcome.left._tag).toBe("Timeout")
+          const after = yield* settled((state) => !state.kernels.includes(old))
+          const newKernels = after.kernels.filter((k) => !before.kernels.includes(k))
+          expect(newKernels).toHaveLength(1)
+          expect(after.kernels.length).toBe(before.kernels.length) // one started, one shut down
+          expect((yield* h.sent) - sent).toBe(1) // one PATCH, not replayed
+          const now = yield* jupyter.getSession(session.id)
+          expect(now.kernel?.id).toBe(newKernels[0])
+          yield* jupyter.deleteSession(session.id)
+        }))
+
       it.effect("the example tour runs against this server from JUPYTER_SERVER_URL and JUPYTER_TOKEN, and exits 0", () =>
         Effect.gen(function*() {
           const h = yield* Harness
@@ -508,7 +680,52 @@ const basePathSuite = (target: Target) =>
       }))
   })
 
-sessionsSuite(emulatorTarget())
-sessionsSuite(realTarget())
-basePathSuite(emulatorTarget({ basePath: "/user/alice/" }))
-basePathSuite(realTarget({ basePath: "/user/alice/" }))
+const noTokenSuite = (target: Target) =>
+  describeOn(target, "Jupyter.Sessions", (it) => {
+    it.effect("no token: reads are open, every write needs XSRF (403 `'_xsrf' argument missing from POST`), the xsrf option passes", () =>
+      Effect.gen(function*() {
+        const h = yield* Harness
+        expect(h.token).toBe("")
+        const open = yield* Jupyter.Sessions // the harness's client sends no token here
+        expect(Array.isArray(yield* open.listSessions())).toBe(true)
+        const path = uniquePath("no-token")
+        const refused = yield* failure(open.createSession({ path, type: "notebook" }))
+        expect([refused._tag, refused.status]).toEqual(["Unauthorized", 403])
+        expect(JSON.parse(refused.body!)).toEqual({ message: "'_xsrf' argument missing from POST", reason: null })
+        // a token is no help: the server has none to match (reads still pass, writes still need XSRF)
+        const someToken = h.client({ token: Redacted.make("any-token-0f9e") })
+        const withToken = yield* failure(
+          Effect.flatMap(Jupyter.Sessions, (j) => j.createSession({ path, type: "notebook" })).pipe(Effect.provide(someToken))
+        )
+        expect(withToken.status).toBe(403)
+        expect(Array.isArray(yield* Effect.flatMap(Jupyter.Sessions, (j) => j.listSessions()).pipe(Effect.provide(someToken))))
+          .toBe(true)
+        // the xsrf option: any value, sent as the `_xsrf` cookie and the X-XSRFToken header
+        const xsrf = h.client({ token: undefined, xsrf: { token: Redacted.make("any-xsrf-value") } })
+        const session = yield* Effect.flatMap(Jupyter.Sessions, (j) => j.createSession({ path, type: "notebook" })).pipe(
+          Effect.provide(xsrf)
+        )
+        expect((yield* open.getSession(session.id)).path).toBe(path)
+        const deleteRefused = yield* failure(open.deleteSession(session.id))
+        expect(deleteRefused.status).toBe(403)
+        const mismatch = yield* h.raw("POST", "api/sessions", {
+          body: JSON.stringify({ path, type: "notebook" }),
+          headers: { "x-xsrftoken": "a", cookie: "_xsrf=b" }
+        })
+        expect([mismatch.status, JSON.parse(mismatch.text)]).toEqual([
+          403,
+          { message: "XSRF cookie does not match POST argument", reason: null }
+        ])
+        const put = yield* h.raw("PUT", "api/sessions", { body: "{}", headers: { "x-xsrftoken": "a", cookie: "_xsrf=a" } })
+        expect(put.status).toBe(405)
+        const page = yield* h.raw("GET", "api/sessions/not-a-uuid")
+        expect(page.status).toBe(404)
+        expect(page.text).not.toContain("data-jupyter-api-token")
+        yield* Effect.flatMap(Jupyter.Sessions, (j) => j.deleteSession(session.id)).pipe(Effect.provide(xsrf))
+        expect((yield* open.listSessions()).map((s) => s.id)).not.toContain(session.id)
+      }))
+  })
+
+for (const target of allTargets()) sessionsSuite(target)
+for (const target of allTargets({ token: false })) noTokenSuite(target)
+for (const target of allTargets({ basePath: "/user/alice/" })) basePathSuite(target)

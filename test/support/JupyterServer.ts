@@ -1,11 +1,15 @@
 /**
- * The servers the Jupyter suite runs against, behind one `Harness`:
- * - the emulator, in memory (TestClock drives its time);
- * - a REAL Jupyter Server (Debian's `jupyter-server` + `python3-ipykernel`),
- *   started on 127.0.0.1 with a free port, a random token and a fresh root
- *   directory, stopped by PID with SIGTERM when the suite ends.
+ * The servers the Jupyter suite runs against, behind one `Harness`, each in
+ * two versions (`"1.23"` and `"2"`):
+ * - the emulator of that version, in memory (TestClock drives its time);
+ * - a REAL Jupyter Server: 1.23 is Debian's `jupyter-server` +
+ *   `python3-ipykernel` (`/usr/bin/python3`), 2.x the newest 2.x release in
+ *   the `jupyter2` virtualenv made by `.ci/venvs.sh`. It is started on
+ *   127.0.0.1 with a free port, a random token (or none, when asked) and a
+ *   fresh root directory, and stopped by PID with SIGTERM (SIGKILL of its
+ *   process group if that does not stop it) when the suite ends.
  *
- * When the real server is not installed, its suites FAIL under `CI=true` and
+ * When a real server is not installed, its suites FAIL under `CI=true` and
  * are skipped with a message otherwise.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -28,31 +32,66 @@ import * as NodePath from "node:path"
 import * as Jupyter from "../../src/jupyter/index.js"
 import * as InMemory from "../../src/testing/InMemory.js"
 import * as JupyterEmulator from "../../src/testing/JupyterEmulator.js"
+import { venv } from "./Venvs.js"
 
+/** The Jupyter Server lines the suite runs against. */
+export type ServerVersion = JupyterEmulator.Version
+
+/** Both, oldest first. */
+export const versions: ReadonlyArray<ServerVersion> = ["1.23", "2"]
+
+/** Debian's interpreter, which has jupyter-server 1.23. */
 export const python = "/usr/bin/python3"
 
 // ---------------------------------------------------------------------------
 // the real server
 
-/** Whether the real server can run here, and why not. */
-export const realServerAvailability = (): { readonly ok: true } | { readonly ok: false; readonly reason: string } => {
-  if (!Fs.existsSync(python)) return { ok: false, reason: `${python} is missing` }
-  const probe = ChildProcess.spawnSync(python, ["-c", "import jupyter_server, ipykernel"], {
-    encoding: "utf8",
-    timeout: 60_000
-  })
-  if (probe.status === 0) return { ok: true }
+/** The interpreter that runs a version's server, or why there is none. */
+const interpreter = (
+  version: ServerVersion
+): { readonly ok: true; readonly python: string; readonly install: string } | { readonly ok: false; readonly reason: string } => {
+  if (version === "1.23") {
+    return Fs.existsSync(python)
+      ? { ok: true, python, install: "install the Debian packages jupyter-server python3-ipykernel" }
+      : { ok: false, reason: `${python} is missing` }
+  }
+  const env = venv("jupyter2")
+  return env.ok ? { ok: true, python: env.python, install: "run bash .ci/venvs.sh" } : env
+}
+
+/** Whether a version's real server can run here (and its exact release), and why not. */
+export const realServerAvailability = (
+  version: ServerVersion = "1.23"
+): { readonly ok: true; readonly python: string; readonly release: string } | { readonly ok: false; readonly reason: string } => {
+  const found = interpreter(version)
+  if (!found.ok) return found
+  const probe = ChildProcess.spawnSync(
+    found.python,
+    ["-c", "import jupyter_server, ipykernel; print(jupyter_server.__version__)"],
+    { encoding: "utf8", timeout: 60_000 }
+  )
+  const release = (probe.stdout ?? "").trim()
+  const line = version === "1.23" ? /^1\.23\./ : /^2\./
+  if (probe.status === 0 && line.test(release)) return { ok: true, python: found.python, release }
+  if (probe.status === 0) {
+    return { ok: false, reason: `${found.python} has jupyter_server ${release}, not ${version}.x (${found.install})` }
+  }
   return {
     ok: false,
-    reason: `jupyter_server or ipykernel cannot be imported by ${python} (install the Debian packages ` +
-      `jupyter-server python3-ipykernel): ${(probe.stderr ?? "").trim().split("\n").at(-1) ?? probe.error?.message}`
+    reason: `jupyter_server or ipykernel cannot be imported by ${found.python} (${found.install}): ${
+      (probe.stderr ?? "").trim().split("\n").at(-1) ?? probe.error?.message
+    }`
   }
 }
 
 /** A running real server. */
 export interface RealServer {
+  readonly version: ServerVersion
+  /** Its exact release, as `GET /api` answers it (`2.21.1`). */
+  readonly release: string
   /** Its URL with the base path and a trailing slash, e.g. `http://127.0.0.1:40123/user/alice/`. */
   readonly url: string
+  /** Its token; `""` when it was started without one. */
   readonly token: string
   readonly pid: number
   readonly rootDir: string
@@ -96,13 +135,22 @@ const stop = async (child: ChildProcess.ChildProcess): Promise<void> => {
   await exited(child, 5_000)
 }
 
-const spawnOnce = async (basePath: string): Promise<{ server: RealServer; child: ChildProcess.ChildProcess }> => {
-  const rootDir = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "effect-sessions-jupyter-"))
-  const token = Crypto.randomBytes(24).toString("hex")
+interface SpawnOptions {
+  readonly basePath: string
+  readonly version: ServerVersion
+  readonly python: string
+  /** false: started with an empty token ("All authentication is disabled"). */
+  readonly token: boolean
+}
+
+const spawnOnce = async (options: SpawnOptions): Promise<{ server: RealServer; child: ChildProcess.ChildProcess }> => {
+  const { basePath, version } = options
+  const rootDir = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), `effect-sessions-jupyter${version}-`))
+  const token = options.token ? Crypto.randomBytes(24).toString("hex") : ""
   const port = await freePort()
   const started = performance.now()
   const child = ChildProcess.spawn(
-    python,
+    options.python,
     [
       "-m",
       "jupyter_server",
@@ -111,7 +159,8 @@ const spawnOnce = async (basePath: string): Promise<{ server: RealServer; child:
       "--ip=127.0.0.1",
       `--port=${port}`,
       "--ServerApp.port_retries=0",
-      `--ServerApp.token=${token}`,
+      // 2.x deprecates ServerApp.token for IdentityProvider.token (and warns)
+      version === "1.23" ? `--ServerApp.token=${token}` : `--IdentityProvider.token=${token}`,
       `--ServerApp.root_dir=${rootDir}`,
       ...(basePath === "/" ? [] : [`--ServerApp.base_url=${basePath}`])
     ],
@@ -140,10 +189,15 @@ const spawnOnce = async (basePath: string): Promise<{ server: RealServer; child:
       Fs.rmSync(rootDir, { recursive: true, force: true })
       throw new Error(`jupyter_server exited (${child.exitCode ?? child.signalCode}) before answering:\n${log}`)
     }
-    const ready = await fetch(`${url}api`).then((r) => r.ok, () => false)
-    if (ready) {
+    const ready = await fetch(`${url}api`).then(
+      (r) => (r.ok ? r.json().then((body: { readonly version?: unknown }) => String(body.version)) : undefined),
+      () => undefined
+    )
+    if (ready !== undefined) {
       return {
         server: {
+          version,
+          release: ready,
           url,
           token,
           pid: child.pid ?? -1,
@@ -160,19 +214,36 @@ const spawnOnce = async (basePath: string): Promise<{ server: RealServer; child:
   throw new Error(`jupyter_server did not answer GET ${url}api within 60 s:\n${log}`)
 }
 
+/** Options of {@link startRealServer}. */
+export interface RealServerOptions {
+  readonly basePath?: string
+  /** Default `"1.23"`. */
+  readonly version?: ServerVersion
+  /** false: started with an empty token. Default true (a random token). */
+  readonly token?: boolean
+}
+
 /**
  * A real Jupyter Server for the scope: started (retrying once if its port was
  * taken meanwhile), and stopped by PID with SIGTERM when the scope closes.
  */
-export const startRealServer = (options: { readonly basePath?: string } = {}): Effect.Effect<
+export const startRealServer = (options: RealServerOptions = {}): Effect.Effect<
   RealServer,
   Error,
   Scope.Scope
 > => {
-  const basePath = normalizeBasePath(options.basePath)
+  const version = options.version ?? "1.23"
+  const found = interpreter(version)
+  if (!found.ok) return Effect.fail(new Error(found.reason))
+  const spawn: SpawnOptions = {
+    basePath: normalizeBasePath(options.basePath),
+    version,
+    python: found.python,
+    token: options.token ?? true
+  }
   return Effect.acquireRelease(
     Effect.tryPromise({
-      try: () => spawnOnce(basePath).catch(() => spawnOnce(basePath)),
+      try: () => spawnOnce(spawn).catch(() => spawnOnce(spawn)),
       catch: (e) => (e instanceof Error ? e : new Error(String(e)))
     }),
     ({ child, server }) =>
@@ -209,8 +280,13 @@ export interface Login {
 export interface HarnessService {
   readonly name: string
   readonly real: boolean
+  /** The Jupyter Server line: the real server's, or the one the emulator emulates. */
+  readonly version: ServerVersion
+  /** The exact release `GET /api` answers (`1.23.3`, `2.21.1`). */
+  readonly release: string
   /** Base URL with base path and trailing slash. */
   readonly baseUrl: string
+  /** The server's token; `""` for a server without one. */
   readonly token: string
   /** A client for this server: its base URL and token unless given (explicit `token: undefined`: none). */
   readonly client: (options?: Partial<Jupyter.Options>) => Layer.Layer<Jupyter.Sessions>
@@ -237,6 +313,8 @@ export class Harness extends Context.Tag("test/JupyterHarness")<Harness, Harness
 const makeHarness = (options: {
   readonly name: string
   readonly real: boolean
+  readonly version: ServerVersion
+  readonly release: string
   readonly baseUrl: string
   readonly token: string
   readonly http: HttpClient.HttpClient
@@ -249,21 +327,27 @@ const makeHarness = (options: {
       sent++
     }))
   const httpLayer = Layer.succeed(HttpClient.HttpClient, counted)
+  const noToken = options.token === ""
   return {
     name: options.name,
     real: options.real,
+    version: options.version,
+    release: options.release,
     baseUrl: options.baseUrl,
     token: options.token,
     client: (overrides = {}) =>
       Jupyter.layer({
         baseUrl: overrides.baseUrl ?? options.baseUrl,
-        token: "token" in overrides ? overrides.token : Redacted.make(options.token),
+        token: "token" in overrides ? overrides.token : noToken ? undefined : Redacted.make(options.token),
         xsrf: overrides.xsrf,
         policy: overrides.policy
       }).pipe(Layer.provide(httpLayer)),
     raw: (method, path, init = {}) => {
       let request = HttpClientRequest.make(method)(options.baseUrl + path, {
-        headers: { ...(init.auth === false ? {} : { authorization: `token ${options.token}` }), ...init.headers }
+        headers: {
+          ...(init.auth === false || noToken ? {} : { authorization: `token ${options.token}` }),
+          ...init.headers
+        }
       })
       if (init.body !== undefined) request = HttpClientRequest.bodyText(request, init.body, "application/json")
       return options.http.execute(request).pipe(
@@ -316,6 +400,7 @@ const realLogin = (server: RealServer): Effect.Effect<Login> =>
 export interface Target {
   readonly name: string
   readonly real: boolean
+  readonly version: ServerVersion
   readonly layer: Layer.Layer<Harness | Jupyter.Sessions, Error>
   /** Set when the target cannot run here: `fail` under CI, skip otherwise. */
   readonly unavailable: { readonly reason: string; readonly fail: boolean } | undefined
@@ -324,48 +409,86 @@ export interface Target {
 const withDefaultClient = <E>(harness: Layer.Layer<Harness, E>): Layer.Layer<Harness | Jupyter.Sessions, E> =>
   Layer.provideMerge(Layer.unwrapEffect(Effect.map(Harness, (h) => h.client())), harness)
 
-/** The emulator in memory, optionally under a base path. */
-export const emulatorTarget = (options: { readonly basePath?: string } = {}): Target => {
+/** Options of a target: a base path, the version, a server without a token. */
+export interface TargetOptions {
+  readonly basePath?: string
+  /** Default `"1.23"`. */
+  readonly version?: ServerVersion
+  /** false: the server has no token (reads open, writes need XSRF). Default true. */
+  readonly token?: boolean
+}
+
+const describeServer = (what: string, basePath: string, token: boolean): string =>
+  `${what}${basePath === "/" ? "" : ` under ${basePath}`}${token ? "" : " without a token"}`
+
+const emulatorToken = "emulator-token-7f3a9c"
+
+/** The emulator of a version, in memory, optionally under a base path. */
+export const emulatorTarget = (options: TargetOptions = {}): Target => {
   const basePath = normalizeBasePath(options.basePath)
+  const version = options.version ?? "1.23"
+  const withToken = options.token ?? true
+  const token = withToken ? emulatorToken : ""
   return {
-    name: basePath === "/" ? "the emulator" : `the emulator under ${basePath}`,
+    name: describeServer(`the emulator of Jupyter Server ${version}`, basePath, withToken),
     real: false,
+    version,
     unavailable: undefined,
     layer: withDefaultClient(Layer.effect(
       Harness,
-      Effect.map(JupyterEmulator.make({ token: "emulator-token-7f3a9c", basePath }), (emulator) =>
-        makeHarness({
-          name: "emulator",
-          real: false,
-          baseUrl: `${JupyterEmulator.baseUrl}${basePath}`,
-          token: "emulator-token-7f3a9c",
-          http: InMemory.makeClient(emulator.app),
-          login: emulator.login,
-          killKernel: (sessionId) => Effect.orDie(emulator.killKernel(sessionId))
-        }))
+      Effect.map(
+        JupyterEmulator.make({ version, basePath, ...(withToken ? { token } : {}) }),
+        (emulator) =>
+          makeHarness({
+            name: "emulator",
+            real: false,
+            version,
+            release: JupyterEmulator.serverVersions[version],
+            baseUrl: `${JupyterEmulator.baseUrl}${basePath}`,
+            token,
+            http: InMemory.makeClient(emulator.app),
+            login: emulator.login,
+            killKernel: (sessionId) => Effect.orDie(emulator.killKernel(sessionId))
+          })
+      )
     ))
   }
 }
 
-let availability: ReturnType<typeof realServerAvailability> | undefined
+const availability = new Map<ServerVersion, ReturnType<typeof realServerAvailability>>()
 
-/** A real Jupyter Server, started for the suite, optionally with a base URL. */
-export const realTarget = (options: { readonly basePath?: string } = {}): Target => {
-  availability ??= realServerAvailability()
+/** Whether a version's real server can run here (probed once per version). */
+export const availableRelease = (version: ServerVersion): ReturnType<typeof realServerAvailability> => {
+  let found = availability.get(version)
+  if (found === undefined) {
+    found = realServerAvailability(version)
+    availability.set(version, found)
+  }
+  return found
+}
+
+/** A real Jupyter Server of a version, started for the suite, optionally with a base URL or without a token. */
+export const realTarget = (options: TargetOptions = {}): Target => {
+  const version = options.version ?? "1.23"
+  const found = availableRelease(version)
   const basePath = normalizeBasePath(options.basePath)
+  const withToken = options.token ?? true
   return {
-    name: basePath === "/" ? "a real Jupyter Server" : `a real Jupyter Server under ${basePath}`,
+    name: describeServer(`a real Jupyter Server ${found.ok ? found.release : `${version}.x`}`, basePath, withToken),
     real: true,
-    unavailable: availability.ok ? undefined : { reason: availability.reason, fail: process.env["CI"] === "true" },
+    version,
+    unavailable: found.ok ? undefined : { reason: found.reason, fail: process.env["CI"] === "true" },
     layer: withDefaultClient(Layer.scoped(
       Harness,
       Effect.gen(function*() {
-        const server = yield* startRealServer({ basePath })
+        const server = yield* startRealServer({ basePath, version, token: withToken })
         const http = yield* HttpClient.HttpClient
-        yield* Effect.logDebug(`jupyter_server pid ${server.pid} ready in ${Duration.format(server.startup)}`)
+        yield* Effect.logDebug(`jupyter_server ${server.release} pid ${server.pid} ready in ${Duration.format(server.startup)}`)
         return makeHarness({
           name: "jupyter-server",
           real: true,
+          version,
+          release: server.release,
           baseUrl: server.url,
           token: server.token,
           http,
@@ -376,6 +499,10 @@ export const realTarget = (options: { readonly basePath?: string } = {}): Target
     ).pipe(Layer.provide(NodeHttpClient.layerUndici)))
   }
 }
+
+/** The four targets of a shared suite: each version's emulator and real server. */
+export const allTargets = (options: Omit<TargetOptions, "version"> = {}): ReadonlyArray<Target> =>
+  versions.flatMap((version) => [emulatorTarget({ ...options, version }), realTarget({ ...options, version })])
 
 /**
  * Registers `body` as a describe block on `target`: the server is built once
