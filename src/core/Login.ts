@@ -17,6 +17,8 @@
  * - `reject(token)` (the core calls it after a 401) drops that token if it is
  *   still the current one, so the next `get` logs in again, once, however
  *   many callers reject it;
+ * - `current()` gives the held token while it is fresh (the Clock of the
+ *   scope that made the source), so calls skip `get` when no login is due;
  * - `logout` ends the current token explicitly (the next `get` logs in);
  * - when the scope closes, a login in flight is interrupted and the current
  *   token, unless it expired or was refused, is logged out; a logout failure
@@ -103,6 +105,7 @@ const empty: State = { _tag: "Empty" }
 export const make = (options: Options): Effect.Effect<LoginSource, never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
+    const clock = yield* Effect.clock
     const lagMillis = Duration.toMillis(Duration.decode(options.refreshLag ?? defaultRefreshLag))
     let state: State = empty
     let closed = false
@@ -150,6 +153,13 @@ export const make = (options: Options): Effect.Effect<LoginSource, never, Scope.
       })
     })
 
+    /** The held token while it is fresh, without waiting (the core then skips `get`). */
+    const current = (): Redacted.Redacted<string> | undefined => {
+      const held = state
+      if (held._tag !== "Ready") return undefined
+      return held.refreshAt === undefined || clock.unsafeCurrentTimeMillis() < held.refreshAt ? held.token : undefined
+    }
+
     const reject = (token: Redacted.Redacted<string>): Effect.Effect<void> =>
       Effect.sync(() => {
         if (state._tag === "Ready" && state.token === token) state = empty
@@ -183,5 +193,5 @@ export const make = (options: Options): Effect.Effect<LoginSource, never, Scope.
       })
     )
 
-    return { get, reject, logout } satisfies LoginSource
+    return { get, current, reject, logout } satisfies LoginSource
   })

@@ -133,79 +133,34 @@ const loginHint =
   "Check LOOKERSDK_CLIENT_ID and LOOKERSDK_CLIENT_SECRET (an API key of a Looker user: Admin > Users > Edit API keys) " +
   "and LOOKERSDK_BASE_URL (the API host and port, e.g. https://acme.looker.com:19999, without /api/<version>)."
 
-/** The `documentation_url` of a Looker error body, if any. */
-const documentationUrl = (body: string | undefined): string | undefined => {
-  if (body === undefined || !body.includes("documentation_url")) return undefined
-  try {
-    const parsed: unknown = JSON.parse(body)
-    if (typeof parsed === "object" && parsed !== null) {
-      const url = (parsed as { documentation_url?: unknown }).documentation_url
-      if (typeof url === "string" && url.length > 0) return url
-    }
-  } catch {
-    // an excerpt cut short, or not JSON
-  }
-  return /"documentation_url"\s*:\s*"([^"]+)"/.exec(body)?.[1]
-}
-
-type Fields<E> = Omit<E, "_tag" | typeof Symbol.iterator>
-
-/** The same error with some fields changed (same class, so `catchTag` still works). */
-const rebuild = <E extends ApiError.ApiError>(error: E, changes: Partial<Fields<E>>): E => {
-  const Ctor = error.constructor as new(fields: Fields<E>) => E
-  const { _tag: _, ...fields } = error as E & { readonly _tag: string }
-  // `message` is not an own enumerable field of these errors: carry it explicitly.
-  return new Ctor({ ...(fields as unknown as Fields<E>), message: error.message, ...changes })
-}
-
-/** Keeps Looker's `documentation_url` in the message of an error whose body has one. */
-const withDocumentation = (error: ApiError.ApiError): ApiError.ApiError => {
-  const url = documentationUrl(error.body)
-  return url === undefined || error.message.includes(url)
-    ? error
-    : rebuild(error, { message: `${error.message.trimEnd()} Documentation: ${url}` })
-}
-
-/** Cuts a secret out of every text of an error. */
-const scrub = (error: ApiError.ApiError, secret: string): ApiError.ApiError => {
-  if (secret.length === 0) return error
-  const changes: Record<string, string> = {}
-  for (const [key, value] of [...Object.entries(error), ["message", error.message] as const]) {
-    if (key !== "_tag" && typeof value === "string" && value.includes(secret)) {
-      changes[key] = value.split(secret).join("<redacted>")
-    }
-  }
-  return Object.keys(changes).length === 0 ? error : rebuild(error, changes as Partial<Fields<typeof error>>)
-}
-
 /** A refused login (400/401/403/404) as `Unauthorized` naming the settings; the rest keep their tag. */
-const loginError = (error: ApiError.ApiError, secret: string): ApiError.ApiError => {
-  const refused = error.status === 400 || error.status === 401 || error.status === 403 || error.status === 404
-  if (!refused) return scrub(withDocumentation(error), secret)
-  const url = documentationUrl(error.body)
-  const server = error.body === undefined ? "" : (() => {
-    try {
-      const m = (JSON.parse(error.body) as { message?: unknown }).message
-      return typeof m === "string" && m.length > 0 ? `: ${m}` : ""
-    } catch {
-      return ""
-    }
-  })()
-  return scrub(
-    new ApiError.Unauthorized({
-      api: error.api,
-      operation: error.operation,
-      method: error.method,
-      url: error.url,
-      ...(error.status === undefined ? {} : { status: error.status }),
-      ...(error.requestId === undefined ? {} : { requestId: error.requestId }),
-      ...(error.body === undefined ? {} : { body: error.body }),
-      message: `looker login failed (${error.method} ${error.url} → ${error.status})${server}. ${loginHint}${
-        url === undefined ? "" : ` Documentation: ${url}`
-      }`
-    }),
-    secret
-  )
+const loginError = (error: ApiError.ApiError): ApiError.ApiError => {
+  if (error.status !== 400 && error.status !== 401 && error.status !== 403 && error.status !== 404) return error
+  const server = serverMessage(error.body)
+  return new ApiError.Unauthorized({
+    api: error.api,
+    operation: error.operation,
+    method: error.method,
+    url: error.url,
+    status: error.status,
+    ...(error.requestId === undefined ? {} : { requestId: error.requestId }),
+    ...(error.body === undefined ? {} : { body: error.body }),
+    ...(error.documentationUrl === undefined ? {} : { documentationUrl: error.documentationUrl }),
+    message: `looker login failed (${error.method} ${error.url} → ${error.status})${
+      server === undefined ? "" : `: ${server}`
+    }. ${loginHint}${error.documentationUrl === undefined ? "" : ` See ${error.documentationUrl}`}`
+  })
+}
+
+/** Looker's `message` in an error body (already scrubbed of the client's secrets by the core). */
+const serverMessage = (body: string | undefined): string | undefined => {
+  if (body === undefined) return undefined
+  try {
+    const m = (JSON.parse(body) as { readonly message?: unknown } | null)?.message
+    return typeof m === "string" && m.length > 0 ? m : undefined
+  } catch {
+    return undefined
+  }
 }
 
 const clientOptions = (baseUrl: string, apiVersion: ApiVersion | undefined, policy: Policy.Policy) => ({
@@ -228,20 +183,17 @@ const service = (client: ApiClient.ApiClient, logout: () => Effect.Effect<void, 
     response: decodeSession
   }
   return Session.of({
-    getSession: () => Effect.mapError(client.run(getSessionRequest), withDocumentation),
+    getSession: () => client.run(getSessionRequest),
     updateSession: (changes) =>
-      Effect.mapError(
-        client.run({
-          operation: "update_session",
-          method: "PATCH",
-          path: sessionPath,
-          body: ApiClient.jsonBody(Schemas.WriteApiSession, changes),
-          // Sets the session to a state: replaying it is safe.
-          idempotent: true,
-          response: decodeSession
-        }),
-        withDocumentation
-      ),
+      client.run({
+        operation: "update_session",
+        method: "PATCH",
+        path: sessionPath,
+        body: ApiClient.jsonBody(Schemas.WriteApiSession, changes),
+        // Sets the session to a state: replaying it is safe.
+        idempotent: true,
+        response: decodeSession
+      }),
     logout
   })
 }
@@ -257,35 +209,42 @@ export const make: (options: Options) => Effect.Effect<Service, never, HttpClien
     const http = yield* HttpClient.HttpClient
     const policy = Policy.make(options.policy, defaultPolicy)
     const base = clientOptions(options.baseUrl, options.apiVersion, policy)
-    const secret = Redacted.value(options.clientSecret)
-    const loginClient = yield* ApiClient.make({ ...base, credentials: Credentials.none })
-    const login = loginClient.run({
-      operation: "login",
-      method: "POST",
-      path: loginPath,
-      body: ApiClient.formBody({ client_id: options.clientId, client_secret: options.clientSecret }),
-      // A replayed login only issues another token: 5xx and dropped connections are retried.
-      idempotent: true,
-      response: decodeAccessToken
-    }).pipe(
+    const secrets = [options.clientSecret]
+    // The login goes through the API client itself, without credentials (so the policy retries it); the
+    // client's credentials are this source, which logs in through that client: hence the late binding.
+    let api: ApiClient.ApiClient | undefined
+    const login = Effect.suspend(() =>
+      api === undefined ? Effect.dieMessage("the Looker client logged in before it was built") : api.run({
+        operation: "login",
+        method: "POST",
+        path: loginPath,
+        body: ApiClient.formBody({ client_id: options.clientId, client_secret: options.clientSecret }),
+        authenticated: false,
+        // A replayed login only issues another token: 5xx and dropped connections are retried.
+        idempotent: true,
+        response: decodeAccessToken
+      })
+    ).pipe(
       Effect.map((grant): Login.Grant => ({ token: Redacted.make(grant.access_token), expiresIn: grant.expires_in })),
-      Effect.mapError((error) => loginError(error, secret))
+      Effect.mapError(loginError)
     )
     // Logout runs rarely (explicitly, or when the scope closes): a client of its own carries the token it ends.
     const logoutPolicy = Policy.make({ maxRetries: Math.min(1, policy.maxRetries), deadline: "10 seconds" }, policy)
     const logoutToken = (token: Redacted.Redacted<string>) =>
       Effect.flatMap(
-        ApiClient.make({ ...base, policy: logoutPolicy, credentials: Credentials.token(token) }),
+        ApiClient.make({ ...base, policy: logoutPolicy, credentials: Credentials.token(token), secrets }),
         (client) =>
           client.run({ operation: "logout", method: "DELETE", path: logoutPath, idempotent: true, response: undefined })
-      ).pipe(Effect.provideService(HttpClient.HttpClient, http), Effect.mapError(withDocumentation))
+      ).pipe(Effect.provideService(HttpClient.HttpClient, http))
     const source = yield* Login.make({ login, logout: logoutToken, refreshLag: options.refreshLag })
     const client = yield* ApiClient.make({
       ...base,
       credentials: Credentials.dynamic("token", source),
+      secrets,
       authHint: "Looker refused a token it had just issued (the client logged in again once): " +
         "check that the API user is still active and allowed to use the API (LOOKERSDK_CLIENT_ID)."
     })
+    api = client
     return service(client, () => source.logout)
   })
 

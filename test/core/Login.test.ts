@@ -246,6 +246,20 @@ describe("Login.make", () => {
       expect(yield* Fiber.join(next)).toBe("token-2")
     }))
 
+  it.scoped("current() gives the held token while it is fresh, nothing before a login or once it is due", () =>
+    Effect.gen(function*() {
+      const server = fakeServer({ expiresIn: 3600 })
+      const source = yield* Login.make(server)
+      expect(source.current?.()).toBeUndefined()
+      yield* source.get
+      expect(source.current?.()).toEqual(Redacted.make("token-1"))
+      yield* TestClock.adjust("3540 seconds")
+      expect(source.current?.()).toBeUndefined()
+      expect(yield* value(source.get)).toBe("token-2")
+      yield* source.reject(yield* source.get)
+      expect(source.current?.()).toBeUndefined()
+    }))
+
   it("lifetimeMillis accepts only sane positive numbers", () => {
     expect(Login.lifetimeMillis(3600)).toBe(3_600_000)
     expect(Login.lifetimeMillis(0.5)).toBe(500)

@@ -317,9 +317,11 @@ describe("Looker errors", () => {
       expect(bad._tag).toBe("InvalidRequest")
       expect(bad.message).toContain("Bad thing")
       expect(bad.message).toContain("https://docs.example/400")
+      expect(bad.documentationUrl).toBe("https://docs.example/400")
       const missing = yield* Effect.flip(looker.getSession())
       expect(missing._tag).toBe("NotFound")
       expect(missing.message).toContain("https://docs.example/404")
+      expect(missing.documentationUrl).toBe("https://docs.example/404")
       expect(missing.status).toBe(404)
     }).pipe(Effect.provide(emulated())))
 
@@ -369,6 +371,7 @@ describe("Looker errors", () => {
         expect(wrong.message).toContain(name)
       }
       expect(wrong.message).toContain(LookerEmulator.authDocumentationUrl)
+      expect(wrong.documentationUrl).toBe(LookerEmulator.authDocumentationUrl)
       // A server that echoes the secret: it is cut out of every error text.
       const errors = [wrong]
       for (const status of [400, 401, 403, 500]) {
