@@ -1,6 +1,7 @@
 /**
  * Side by side with `@jupyterlab/services` (JupyterLab's own client) on a
- * real Jupyter Server: what one creates, the other sees identically.
+ * real Jupyter Server of each version (1.23 and 2.x): what one creates, the
+ * other sees identically.
  */
 import { ServerConnection, SessionAPI } from "@jupyterlab/services"
 import type { Session as JupyterLabSession } from "@jupyterlab/services"
@@ -9,7 +10,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import { createRequire } from "node:module"
 import * as Jupyter from "../../src/jupyter/index.js"
-import { describeOn, Harness, realTarget, uniquePath } from "../support/JupyterServer.js"
+import { describeOn, Harness, realTarget, uniquePath, versions } from "../support/JupyterServer.js"
 
 // Node 20 has no global WebSocket; `ws` has no type declarations here, and REST calls never use it.
 const { WebSocket: NodeWebSocket } = createRequire(import.meta.url)("ws") as { readonly WebSocket: unknown }
@@ -57,7 +58,7 @@ const theirs = (s: JupyterLabSession.IModel) => ({
     : { id: s.kernel.id, name: s.kernel.name, execution_state: s.kernel.execution_state, connections: s.kernel.connections }
 })
 
-describeOn(realTarget(), "effect-sessions side by side with @jupyterlab/services", (it) => {
+for (const version of versions) describeOn(realTarget({ version }), "effect-sessions side by side with @jupyterlab/services", (it) => {
   it.effect("a session created by effect-sessions is seen identically by @jupyterlab/services", () =>
     Effect.gen(function*() {
       const jupyter = yield* Jupyter.Sessions
