@@ -59,13 +59,19 @@ const ansi = /\u001b\[[0-9;]*m/g
  * Starts `prism mock FILE` (or `prism proxy FILE UPSTREAM --errors` when
  * `upstream` is given) and resolves when it listens.
  */
-export const start = async (file: string, options: { readonly upstream?: string } = {}): Promise<Prism> => {
+export const start = async (
+  file: string,
+  // validateRequest: false (proxy only) forwards requests the spec rejects, so that their answers are checked too
+  options: { readonly upstream?: string; readonly validateRequest?: boolean } = {}
+): Promise<Prism> => {
   if (!Fs.existsSync(file)) throw new Error(`no spec at ${file}`)
   if (!Fs.existsSync(binary)) throw new Error(`prism is not installed (${binary}); run npm install`)
   const port = await freePort()
   const args = options.upstream === undefined
     ? ["mock", file, "-h", "127.0.0.1", "-p", String(port)]
-    : ["proxy", file, options.upstream, "-h", "127.0.0.1", "-p", String(port), "--errors"]
+    : ["proxy", file, options.upstream, "-h", "127.0.0.1", "-p", String(port), "--errors"].concat(
+      options.validateRequest === false ? ["--validate-request=false"] : []
+    )
   const child = ChildProcess.spawn(binary, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" } })
   let log = ""
   const onData = (chunk: Buffer) => (log += chunk.toString("utf8").replace(ansi, ""))
