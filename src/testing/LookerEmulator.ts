@@ -14,7 +14,9 @@
  * - every other route needs `Authorization: token <t>` (or `Bearer`); a
  *   missing, unknown, expired, revoked or logged-out token → 401
  *   `{message: "Requires authentication.", documentation_url}`;
- * - `DELETE /logout` → 204, the token ends;
+ * - `DELETE /logout` → 204, the token ends (also at `/api/logout` and
+ *   `/api/login` without a version, as Looker serves them and the Python SDK
+ *   logs out);
  * - `GET /session` / `PATCH /session {workspace_id}` → ApiSession, one
  *   workspace per token ("production" after a login); an unknown workspace →
  *   422 ValidationError `{message, errors: [{field, code, message,
@@ -149,7 +151,10 @@ const splitUrl = (url: string): readonly [path: string, search: string] => {
   return q === -1 ? [url, ""] : [url.slice(0, q), url.slice(q + 1)]
 }
 
-const versioned = /^\/api\/(4\.0|3\.1)(\/.*)$/
+const versioned = /^\/api(?:\/(4\.0|3\.1))?(\/.*)$/
+
+/** Routes Looker also serves without a version (the Python SDK logs out at `/api/logout`). */
+const unversioned = new Set(["/login", "/logout"])
 
 /**
  * A fresh emulator with no tokens and no fault plan.
@@ -264,8 +269,9 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
         const [path, search] = splitUrl(request.url)
         const m = versioned.exec(path)
         if (m === null) return notFound
-        const version = m[1]!
         const route = m[2]!.replace(/\/+$/, "")
+        if (m[1] === undefined && !unversioned.has(route)) return notFound
+        const version = m[1] ?? "4.0"
         if (route === "/login" && request.method === "POST") {
           return yield* login(search, body, request.headers["content-type"] ?? "")
         }
@@ -349,5 +355,5 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
 export const layerInMemory = (options: Options = {}): Layer.Layer<HttpClient.HttpClient | LookerEmulator> =>
   Layer.unwrapEffect(
     Effect.map(make(options), (emulator) =>
-      Layer.merge(Layer.succeed(LookerEmulator, emulator), InMemory.layer(emulator.app)))
+      Layer.merge(Layer.succeed(LookerEmulator, emulator), InMemory.layerAt(baseUrl, emulator.app)))
   )
