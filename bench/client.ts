@@ -405,6 +405,30 @@ const handLoop = async (p: StreamParams, validate: boolean): Promise<Lister> => 
   }
 }
 
+/**
+ * CPU (µs) of this process's main thread and of its other threads (V8's
+ * workers: concurrent GC marking and sweeping, compilation; libuv's pool),
+ * from Linux's per-thread `/proc/self/task/<tid>/stat` (clock ticks);
+ * undefined elsewhere.
+ */
+const threadCpu = async (): Promise<{ readonly main: number; readonly other: number } | undefined> => {
+  const Fs = await import("node:fs")
+  try {
+    let main = 0
+    let other = 0
+    for (const tid of Fs.readdirSync("/proc/self/task")) {
+      const stat = Fs.readFileSync(`/proc/self/task/${tid}/stat`, "utf8")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      const micros = (Number(fields[11]) + Number(fields[12])) * 10_000
+      if (Number(tid) === process.pid) main += micros
+      else other += micros
+    }
+    return { main, other }
+  } catch {
+    return undefined
+  }
+}
+
 /** Garbage collection during the measured phase: pauses (ms) and count, from `PerformanceObserver`. */
 const gcWatch = async () => {
   const { PerformanceObserver } = await import("node:perf_hooks")
@@ -447,11 +471,13 @@ const stream = async (variant: string, p: StreamParams): Promise<Metrics> => {
   const gc = await gcWatch()
   markMeasured()
   gc.start()
+  const threads0 = await threadCpu()
   const cpu = process.cpuUsage()
   const t0 = performance.now()
   const count = await run(p.session)
   const seconds = (performance.now() - t0) / 1000
   const cpuUs = cpuMicros(cpu)
+  const threads1 = await threadCpu()
   const gcs = await gc.stop()
   if (count !== p.files) throw new Error(`${variant}: streamed ${count} files, expected ${p.files}`)
   return {
@@ -466,6 +492,10 @@ const stream = async (variant: string, p: StreamParams): Promise<Metrics> => {
     gcMs: gcs.ms,
     gcCount: gcs.count,
     gcPctOfCpu: (100 * gcs.ms * 1000) / cpuUs,
+    ...(threads0 === undefined || threads1 === undefined ? {} : {
+      mainThreadCpuUsPerItem: (threads1.main - threads0.main) / count,
+      otherThreadsCpuUsPerItem: (threads1.other - threads0.other) / count
+    }),
     peakRssMB: peakRssMB()
   }
 }

@@ -70,12 +70,14 @@ const size = quick
     prefetchPages: 20
   }
   : {
-    overhead: { warmup: 3_000, seq: 5_000, conc: 20_000, concurrency: 16 },
+    // Sizes per round: three interleaved rounds of every variant must fit in ~15 min on a shared 2-core machine, and
+    // the rounds' spread (not the size of one round) is what says how far a ratio can be trusted.
+    overhead: { warmup: 2_000, seq: 3_000, conc: 8_000, concurrency: 16 },
     // The generic-path pairs (effect-sessions and the platform client alone, on undici and on fetch) cost 2–4× more
     // per call; their gated ratio is sequential, so their concurrent phase is shorter.
-    overheadGeneric: { warmup: 3_000, seq: 5_000, conc: 5_000, concurrency: 16 },
-    jupyterEmulator: { warmup: 500, seq: 2_000, conc: 8_000, concurrency: 16 },
-    jupyterReal: { warmup: 50, seq: 300, conc: 1_000, concurrency: 16 },
+    overheadGeneric: { warmup: 2_000, seq: 3_000, conc: 2_000, concurrency: 16 },
+    jupyterEmulator: { warmup: 300, seq: 600, conc: 2_000, concurrency: 16 },
+    jupyterReal: { warmup: 30, seq: 200, conc: 500, concurrency: 16 },
     largeFiles: 1_000_000,
     smallFiles: 100_000,
     prefetchPages: 200
@@ -141,9 +143,13 @@ const compile = () => {
     sourceMap: false
   }
   delete compilerOptions.tsBuildInfoFile
+  // A file whose JS is newer than its source (and than the options) is not transpiled again.
+  const optionsTime = Math.max(Fs.statSync(configPath).mtimeMs, Fs.statSync(fileURLToPath(import.meta.url)).mtimeMs)
   for (const file of parsed.fileNames) {
     if (file.endsWith(".d.ts")) continue
     const target = Path.join(outDir, Path.relative(rootDir, file)).replace(/\.ts$/, ".js")
+    const built = Fs.statSync(target, { throwIfNoEntry: false })?.mtimeMs
+    if (built !== undefined && built > Math.max(optionsTime, Fs.statSync(file).mtimeMs)) continue
     const { outputText } = ts.transpileModule(Fs.readFileSync(file, "utf8"), { fileName: file, compilerOptions })
     Fs.mkdirSync(Path.dirname(target), { recursive: true })
     if (!Fs.existsSync(target) || Fs.readFileSync(target, "utf8") !== outputText) Fs.writeFileSync(target, outputText)
@@ -719,7 +725,15 @@ const discover = async (): Promise<Array<{ readonly file: string; readonly scena
 const runModule = async (scenario: Scenario.Scenario) => {
   const log = (line: string) => process.stderr.write(`  ${scenario.name}: ${line}\n`)
   try {
-    const result = await scenario.run({ quick, rounds, outDir, log })
+    // A scenario that hangs is a failure too (its own children are its to stop), not a run that never ends.
+    const limitS = quick ? 240 : 2400
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const result = await Promise.race([
+      scenario.run({ quick, rounds, outDir, log }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`did not finish within ${limitS} s`)), limitS * 1000)
+      })
+    ]).finally(() => clearTimeout(timer))
     scenarios[scenario.name] = { ...(scenarios[scenario.name] ?? {}), ...result.rows }
     for (const [name, values] of Object.entries(result.ratios)) {
       ;(ratioRounds[name] ??= []).push(...values.filter((v) => Number.isFinite(v)))
@@ -787,6 +801,7 @@ const ratioDefinitions = (): Record<string, (g: Get) => number> => {
     const suffix = n === gatedPrefetch ? "" : `_p${n}`
     defs[`stream.throughputVsHandLoopSamePrefetch${suffix}`] = per(s(lib(n), "itemsPerSec"), s(hand(n), "itemsPerSec"))
     defs[`stream.cpuPerItemVsHandLoopSchema${suffix}`] = per(s(lib(n), "cpuUsPerItem"), s(hand(n), "cpuUsPerItem"))
+    defs[`stream.mainThreadCpuPerItemVsHandLoopSchema${suffix}`] = per(s(lib(n), "mainThreadCpuUsPerItem"), s(hand(n), "mainThreadCpuUsPerItem"))
     defs[`stream.peakRssOverHandLoopMB${suffix}`] = (g) => s(lib(n), "peakRssMB")(g) - s(hand(n), "peakRssMB")(g)
   }
   // The old definition (the library's default prefetch against the sequential loop without validation), for comparison.
@@ -936,6 +951,8 @@ const tables = (modules: ReadonlyArray<string>): string => {
         ["itemsPerSec", "items/s"],
         ["seconds", "s"],
         ["cpuUsPerItem", "CPU µs/item"],
+        ["mainThreadCpuUsPerItem", "main thread"],
+        ["otherThreadsCpuUsPerItem", "other threads"],
         ["gcMs", "GC ms"],
         ["gcPctOfCpu", "GC % of CPU"],
         ["effectStepsPerPage", "Effect steps/page"],
@@ -974,6 +991,11 @@ const main = async () => {
   const git = gitState()
   const lap = (name: string) => {
     loadAfter[name] = Os.loadavg()[0] ?? 0
+    // What is measured so far, every round of every variant, in case the run is stopped before its end.
+    Fs.writeFileSync(
+      Path.join(outDir, "partial.json"),
+      `${JSON.stringify({ after: name, at: new Date().toISOString(), samples, scenarios, moduleRatios: ratioRounds, failures, notes })}\n`
+    )
     process.stderr.write(`  (${name} done at ${((performance.now() - t0) / 1000).toFixed(1)} s, load ${loadAfter[name]!.toFixed(2)})\n`)
   }
   process.stderr.write(`bench${quick ? " --quick" : ""}: ${rounds} round(s); compiling to bench/.out …\n`)
