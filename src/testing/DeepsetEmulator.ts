@@ -1005,5 +1005,5 @@ const isJsonObject = (text: string): boolean => {
 export const layerInMemory = (options: Options): Layer.Layer<HttpClient.HttpClient | DeepsetEmulator> =>
   Layer.unwrapEffect(
     Effect.map(make(options), (emulator) =>
-      Layer.merge(Layer.succeed(DeepsetEmulator, emulator), InMemory.layer(emulator.app)))
+      Layer.merge(Layer.succeed(DeepsetEmulator, emulator), InMemory.layerAt(baseUrl, emulator.app)))
   )

@@ -589,5 +589,5 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
 export const layerInMemory = (options: Options = {}): Layer.Layer<HttpClient.HttpClient | WhyLabsEmulator> =>
   Layer.unwrapEffect(
     Effect.map(make(options), (emulator) =>
-      Layer.merge(Layer.succeed(WhyLabsEmulator, emulator), InMemory.layer(emulator.app)))
+      Layer.merge(Layer.succeed(WhyLabsEmulator, emulator), InMemory.layerAt(baseUrl, emulator.app)))
   )
