@@ -4,3 +4,6 @@
  * @since 0.1.0
  */
 export * as UndiciHttpClient from "./UndiciHttpClient.js"
+
+/** The Looker client's TLS settings (verify off, a custom CA) for its own connections only. @since 0.1.0 */
+export * as LookerTls from "./LookerTls.js"
