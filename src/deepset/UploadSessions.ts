@@ -1,16 +1,19 @@
 /**
- * deepset Cloud upload sessions: create a session, upload files to its
- * presigned S3 config, close it to start ingestion, and follow the files.
+ * deepset Cloud upload sessions: upload files (a session is created, the
+ * files POSTed to its presigned S3 target, the session closed, ingestion
+ * watched), or drive the sessions yourself, and follow the files.
  *
  * ```ts
  * const program = Effect.gen(function*() {
  *   const deepset = yield* Deepset.UploadSessions
- *   const session = yield* deepset.create("default", { write_mode: "OVERWRITE" })
- *   // … POST files to session.aws_prefixed_request_config …
- *   yield* deepset.close("default", session.session_id)
- *   yield* deepset.streamFiles("default", session.session_id).pipe(Stream.runForEach(Console.log))
+ *   const report = yield* deepset.upload(
+ *     "default",
+ *     Stream.fromIterable(paths).pipe(Stream.map((path) => UploadFiles.fromPath(path))),
+ *     { writeMode: "OVERWRITE", waitForIngestion: true }
+ *   )
+ *   yield* deepset.streamFiles("default", report.sessionId).pipe(Stream.runForEach(Console.log))
  * })
- * program.pipe(Effect.provide(Deepset.layerConfig()), Effect.provide(NodeHttpClient.layerUndici))
+ * program.pipe(Effect.provide(Deepset.layerConfig()), Effect.provide(UndiciHttpClient.layer))
  * ```
  *
  * @since 0.1.0
@@ -29,7 +32,9 @@ import * as Credentials from "../core/Credentials.js"
 import * as Paginate from "../core/Paginate.js"
 import * as Path from "../core/Path.js"
 import * as Policy from "../core/Policy.js"
+import * as Settings from "../core/Settings.js"
 import * as Schemas from "./Schemas.js"
+import * as Upload from "./Upload.js"
 
 /** The public deepset Cloud API. @since 0.1.0 */
 export const defaultBaseUrl = "https://api.cloud.deepset.ai"
@@ -82,6 +87,16 @@ export interface StreamOptions {
 
 /** @since 0.1.0 */
 export interface Service {
+  /**
+   * Uploads files as the official SDK's `upload` does: creates a session,
+   * POSTs every file (and its `<name>.meta.json`) to the presigned S3 target
+   * with `concurrency` (default 16) in flight, closes the session exactly once
+   * (also when interrupted), and with `waitForIngestion` polls the status
+   * until every uploaded file is FINISHED or FAILED. A file that fails for good
+   * is reported in `failedUploads`; the call fails only when the session cannot
+   * be created or closed, a status poll fails, or `files` fails.
+   */
+  readonly upload: Upload.Upload
   /** Creates a session (201) with the presigned config to upload files to. Not retried once the server answered. */
   readonly create: (
     workspace: string,
@@ -217,33 +232,38 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const getFiles = (workspace: string, sessionId: string, options?: FilesFilter & PageRequest) =>
     client.run(getFilesRequest(workspace, sessionId, options))
 
+  const create = (workspace: string, options?: Schemas.CreateSession) =>
+    client.run({
+      operation: "create",
+      method: "POST",
+      path: sessionsPath({ workspace_name: workspace }),
+      body: ApiClient.jsonBody(Schemas.CreateSession, options ?? {}),
+      idempotent: false,
+      response: decodeUploadSession
+    })
+  const close = (workspace: string, sessionId: string) =>
+    client.run({
+      operation: "close",
+      method: "PUT",
+      path: sessionPath({ workspace_name: workspace, session_id: sessionId }),
+      body: closeBody,
+      idempotent: true,
+      response: undefined
+    })
+  const getStatus = (workspace: string, sessionId: string) =>
+    client.run({
+      operation: "getStatus",
+      method: "GET",
+      path: sessionPath({ workspace_name: workspace, session_id: sessionId }),
+      idempotent: true,
+      response: decodeSessionDetail
+    })
+
   return UploadSessions.of({
-    create: (workspace, options) =>
-      client.run({
-        operation: "create",
-        method: "POST",
-        path: sessionsPath({ workspace_name: workspace }),
-        body: ApiClient.jsonBody(Schemas.CreateSession, options ?? {}),
-        idempotent: false,
-        response: decodeUploadSession
-      }),
-    close: (workspace, sessionId) =>
-      client.run({
-        operation: "close",
-        method: "PUT",
-        path: sessionPath({ workspace_name: workspace, session_id: sessionId }),
-        body: closeBody,
-        idempotent: true,
-        response: undefined
-      }),
-    getStatus: (workspace, sessionId) =>
-      client.run({
-        operation: "getStatus",
-        method: "GET",
-        path: sessionPath({ workspace_name: workspace, session_id: sessionId }),
-        idempotent: true,
-        response: decodeSessionDetail
-      }),
+    upload: Upload.make({ client, create, close, getStatus }),
+    create,
+    close,
+    getStatus,
     list,
     getFiles,
     streamSessions: (workspace, options) =>
@@ -264,26 +284,59 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 export const layer = (options: Options): Layer.Layer<UploadSessions, never, HttpClient.HttpClient> =>
   Layer.effect(UploadSessions, make(options))
 
+/** Every option of {@link layerConfig} is a `Config` (a plain policy value is accepted too). @since 0.1.0 */
+export interface ConfigOptions {
+  /** Default `DEEPSET_CLOUD_API_KEY`, else `API_KEY` (the official SDK's name). */
+  readonly apiKey?: Config.Config<Redacted.Redacted<string>> | undefined
+  /** Default `DEEPSET_CLOUD_API_URL`, else `API_URL`, else {@link defaultBaseUrl}. */
+  readonly baseUrl?: Config.Config<string> | undefined
+  readonly policy?: Config.Config<Policy.PolicyInput> | Policy.PolicyInput | undefined
+}
+
+/** `DEEPSET_CLOUD_API_KEY`, else `API_KEY`. @since 0.1.0 */
+export const defaultApiKeyConfig: Config.Config<Redacted.Redacted<string>> = Config.redacted("DEEPSET_CLOUD_API_KEY")
+  .pipe(Config.orElse(() => Config.redacted("API_KEY")))
+
+/** `DEEPSET_CLOUD_API_URL`, else `API_URL`, else {@link defaultBaseUrl}. @since 0.1.0 */
+export const defaultBaseUrlConfig: Config.Config<string> = Config.string("DEEPSET_CLOUD_API_URL").pipe(
+  Config.orElse(() => Config.string("API_URL")),
+  Config.withDefault(defaultBaseUrl)
+)
+
 /**
- * The client configured from the environment: `DEEPSET_CLOUD_API_KEY` (or
- * `API_KEY`) and `DEEPSET_CLOUD_API_URL` (or `API_URL`, default
- * {@link defaultBaseUrl}), as deepset's own SDK reads them.
+ * The client configured from `Config` (the environment by default):
+ * `DEEPSET_CLOUD_API_KEY` (or `API_KEY`) and `DEEPSET_CLOUD_API_URL` (or
+ * `API_URL`, default {@link defaultBaseUrl}), as deepset's own SDK reads them.
+ * A URL that is not http(s) or an empty key fails the layer with a
+ * `ConfigError` naming the setting.
+ *
+ * ```ts
+ * Deepset.layerConfig({ apiKey: Config.redacted("PROD_DEEPSET_KEY"), policy: { maxRetries: 8 } })
+ * ```
  *
  * @since 0.1.0
  */
 export const layerConfig = (
-  options: { readonly policy?: Policy.PolicyInput | undefined } = {}
+  options: ConfigOptions = {}
 ): Layer.Layer<UploadSessions, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(
     UploadSessions,
     Effect.flatMap(
       Config.all({
-        apiKey: Config.redacted("DEEPSET_CLOUD_API_KEY").pipe(Config.orElse(() => Config.redacted("API_KEY"))),
-        baseUrl: Config.string("DEEPSET_CLOUD_API_URL").pipe(
-          Config.orElse(() => Config.string("API_URL")),
-          Config.withDefault(defaultBaseUrl)
-        )
+        apiKey: Settings.nonEmptySecret(
+          options.apiKey ?? defaultApiKeyConfig,
+          options.apiKey === undefined ? "DEEPSET_CLOUD_API_KEY (apiKey)" : "the deepset API key (apiKey)"
+        ),
+        baseUrl: Settings.httpUrl(
+          options.baseUrl ?? defaultBaseUrlConfig,
+          options.baseUrl === undefined ? "DEEPSET_CLOUD_API_URL (baseUrl)" : "the deepset base URL (baseUrl)"
+        ),
+        policy: options.policy === undefined
+          ? Config.succeed(undefined)
+          : Config.isConfig(options.policy)
+          ? options.policy
+          : Config.succeed(options.policy)
       }),
-      (config) => make({ ...config, policy: options.policy })
+      (config) => make(config)
     )
   )

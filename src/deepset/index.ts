@@ -5,3 +5,5 @@
  */
 export * from "./UploadSessions.js"
 export * as Schemas from "./Schemas.js"
+export * as Upload from "./Upload.js"
+export * as UploadFile from "./UploadFile.js"

@@ -1,0 +1,56 @@
+/**
+ * deepset upload files from disk (Node): `fromPath` opens the file as a
+ * disk-backed `Blob` (`fs.openAsBlob`), so the multipart body streams it
+ * from disk in chunks and a 1 GB file is never held in memory. Kept here, in
+ * `effect-sessions/node`, so that `effect-sessions/deepset` needs no Node
+ * module and runs in browsers too.
+ *
+ * ```ts
+ * const files = Stream.fromIterable(paths).pipe(Stream.map((path) => UploadFiles.fromPath(path)))
+ * yield* deepset.upload("default", files, { waitForIngestion: true })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Fs from "node:fs"
+import * as NodePath from "node:path"
+import * as UploadFile from "../deepset/UploadFile.js"
+
+/**
+ * A file on disk, named after its base name (as the official SDK names it)
+ * unless `name` is given. Nothing is read until the upload opens it; a file
+ * that is missing or unreadable then fails that file alone with an
+ * `UploadFileError` (in the report's `failedUploads`).
+ *
+ * @since 0.1.0
+ */
+export const fromPath = (
+  path: string,
+  options?: {
+    readonly name?: string | undefined
+    readonly contentType?: string | undefined
+    readonly meta?: UploadFile.Meta | undefined
+  }
+): UploadFile.UploadFile => {
+  const name = options?.name ?? NodePath.basename(path)
+  return UploadFile.make({
+    name,
+    contentType: options?.contentType,
+    meta: options?.meta,
+    source: Effect.tryPromise({
+      try: async () => {
+        const stat = await Fs.promises.stat(path)
+        if (!stat.isFile()) throw new Error("not a regular file")
+        return Fs.openAsBlob(path)
+      },
+      catch: (cause) =>
+        new UploadFile.UploadFileError({
+          name,
+          path,
+          reason: cause instanceof Error ? cause.message : String(cause),
+          cause
+        })
+    })
+  })
+}
