@@ -70,6 +70,8 @@ export interface Options {
   readonly uploadUrlExpiresIn?: Duration.DurationInput
   /** Uploads up to this size keep their bytes (default the store's, 8 MiB); larger keep size and SHA-256. */
   readonly storeBytesUpTo?: number
+  /** The store's SHA-256 (default `@noble/hashes`; `() => createHash("sha256")` of `node:crypto` is faster on Node). */
+  readonly hasher?: () => ObjectStore.Hasher
 }
 
 /** One profile upload the API handed out. @since 0.1.0 */
@@ -214,7 +216,8 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
     const store = yield* ObjectStore.make({
       origin: options.origin ?? baseUrl,
       pathPrefix: uploadPathPrefix,
-      ...(options.storeBytesUpTo === undefined ? {} : { storeBytesUpTo: options.storeBytesUpTo })
+      ...(options.storeBytesUpTo === undefined ? {} : { storeBytesUpTo: options.storeBytesUpTo }),
+      ...(options.hasher === undefined ? {} : { hasher: options.hasher })
     })
     const faults = yield* Faults.makeController({
       statusBody: (status) => ({
