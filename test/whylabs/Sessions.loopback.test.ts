@@ -143,6 +143,26 @@ describe("WhyLabs.Sessions on loopback", () => {
       }).pipe(Effect.scoped))
   }
 
+  for (const [name, transport] of transports.slice(0, 2)) {
+    it.live(`${name}: a stream that yields fewer or more bytes than its size fails the upload; nothing is stored`, () =>
+      Effect.gen(function*() {
+        const { emulator, url } = yield* serveEmulator()
+        const program = Effect.gen(function*() {
+          const whylabs = yield* WhyLabs.Sessions
+          const { id } = yield* whylabs.createSession({ userId: "short" })
+          const short = yield* Effect.flip(whylabs.uploadProfile(id, ProfileBytes.stream(500), { size: 1000 }))
+          const long = yield* Effect.flip(whylabs.uploadProfile(id, ProfileBytes.stream(1500), { size: 1000 }))
+          return [short, long] as const
+        })
+        const errors = yield* program.pipe(
+          Effect.provide(WhyLabs.layer({ baseUrl: url, policy: { maxRetries: 1 } })),
+          Effect.provide(transport)
+        )
+        expect(errors.map((e) => e._tag)).toEqual(["Transport", "Transport"])
+        expect(yield* emulator.store.list).toEqual([])
+      }).pipe(Effect.scoped))
+  }
+
   it.live("the guest upload flow with a 50 MB streamed body stays under 1.5× the body size above the baseline RSS", () =>
     Effect.gen(function*() {
       const size = 50 * 1024 * 1024
