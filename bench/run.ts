@@ -72,11 +72,11 @@ const size = quick
   : {
     // Sizes per round: three interleaved rounds of every variant must fit in ~15 min on a shared 2-core machine, and
     // the rounds' spread (not the size of one round) is what says how far a ratio can be trusted.
-    overhead: { warmup: 2_000, seq: 3_000, conc: 8_000, concurrency: 16 },
+    overhead: { warmup: 2_000, seq: 3_000, conc: 6_000, concurrency: 16 },
     // The generic-path pairs (effect-sessions and the platform client alone, on undici and on fetch) cost 2–4× more
     // per call; their gated ratio is sequential, so their concurrent phase is shorter.
-    overheadGeneric: { warmup: 2_000, seq: 3_000, conc: 2_000, concurrency: 16 },
-    jupyterEmulator: { warmup: 300, seq: 600, conc: 2_000, concurrency: 16 },
+    overheadGeneric: { warmup: 2_000, seq: 2_500, conc: 1_500, concurrency: 16 },
+    jupyterEmulator: { warmup: 300, seq: 500, conc: 1_500, concurrency: 16 },
     jupyterReal: { warmup: 30, seq: 200, conc: 500, concurrency: 16 },
     largeFiles: 1_000_000,
     smallFiles: 100_000,
