@@ -141,12 +141,17 @@ export const fmt = (n: number | undefined): string => {
   return Number(n.toPrecision(3)).toString()
 }
 
-/** A Markdown-style table (readable as is on a terminal). */
-export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+/** A Markdown-style table (readable as is on a terminal): the first column (and those in `left`) left-aligned, the rest right-aligned. */
+export const table = (
+  header: ReadonlyArray<string>,
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+  left: ReadonlyArray<number> = []
+): string => {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
+  const isLeft = (i: number) => i === 0 || left.includes(i)
   const line = (cells: ReadonlyArray<string>) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`
-  const rule = `|${widths.map((w, i) => (i === 0 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`
+    `| ${cells.map((c, i) => (isLeft(i) ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`
+  const rule = `|${widths.map((w, i) => (isLeft(i) ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`
   return [line(header), rule, ...rows.map(line)].join("\n")
 }
 

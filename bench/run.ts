@@ -914,7 +914,7 @@ const ratioTable = (): string => {
     if (targets.some((t) => t.name === name)) continue
     rows.push([name, fmt(median(values)), spread(values), String(values.length), "(info)", "", ""])
   }
-  return table(["ratio", "median", "min..max", "rounds", "target", "verdict", "what"], rows)
+  return table(["ratio", "median", "min..max", "rounds", "target", "verdict", "what"], rows, [5, 6])
 }
 
 /** Whether a target belongs to a built-in scenario (shown as skipped when absent) rather than to a scenario module. */
