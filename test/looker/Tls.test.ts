@@ -8,6 +8,7 @@
  * client makes verification pass with checks on.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -82,5 +83,26 @@ describe("Looker TLS settings apply to the Looker client only", () => {
         Effect.provide(LookerTls.layer({ ...lookerOptions(server.url), ca: server.certificate.cert }))
       )
       expect(session.workspace_id).toBe("production")
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("LookerTls.layerConfig follows LOOKERSDK_VERIFY_SSL", () =>
+    Effect.gen(function*() {
+      const envBefore = process.env["NODE_TLS_REJECT_UNAUTHORIZED"]
+      const emulator = yield* LookerEmulator.make()
+      const server = yield* Https.serve(emulator.app)
+      const env = (verify: string) =>
+        Layer.setConfigProvider(ConfigProvider.fromMap(new Map([
+          ["LOOKERSDK_BASE_URL", server.url],
+          ["LOOKERSDK_CLIENT_ID", LookerEmulator.defaultClientId],
+          ["LOOKERSDK_CLIENT_SECRET", LookerEmulator.defaultClientSecret],
+          ["LOOKERSDK_VERIFY_SSL", verify]
+        ])))
+      const call = (verify: string) =>
+        Effect.flatMap(Looker.Session, (looker) => looker.getSession()).pipe(
+          Effect.provide(LookerTls.layerConfig({ policy: { maxRetries: 0 } }).pipe(Layer.provide(env(verify))))
+        )
+      expect((yield* call("false")).workspace_id).toBe("production")
+      expect((yield* Effect.flip(call("true")))._tag).toBe("Transport")
+      expect(process.env["NODE_TLS_REJECT_UNAUTHORIZED"]).toBe(envBefore)
     }).pipe(Effect.scoped), { timeout: 60_000 })
 })
