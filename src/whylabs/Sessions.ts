@@ -109,7 +109,10 @@ export interface Options {
   readonly orgId?: string | undefined
   /** Laid over {@link Policy.defaultPolicy}. */
   readonly policy?: Policy.PolicyInput | undefined
-  /** Laid over {@link defaultUploadPolicy} for the upload `PUT`. */
+  /**
+   * Laid over {@link defaultUploadPolicy} for the upload `PUT`; what it sets
+   * wins over a `Policy.withPolicy` around the call (which still sets the rest).
+   */
   readonly uploadPolicy?: Policy.PolicyInput | undefined
 }
 
