@@ -151,23 +151,23 @@ export const make = (http: HttpClient.HttpClient): Sender => {
       }
       const init = manualRedirects(fiber)
       if (init !== undefined) effect = Effect.provideService(effect, FetchHttpClient.RequestInit, init)
-      if (!timed(budgetMillis)) return effect
+      // With our controller registered the platform leaves aborting to us: on interruption, and on our timer.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const settled = Effect.onExit(effect, (exit) =>
+        Effect.sync(() => {
+          if (timer !== undefined) clearTimeout(timer)
+          if (Exit.isInterrupted(exit)) state.controller?.abort()
+        }))
+      if (!timed(budgetMillis)) return settled
       if (abortable === true && isLiveClock(clock)) {
         // Fork-free: a native timer aborts the exchange, which then fails in this fiber.
-        let timer: ReturnType<typeof setTimeout> | undefined
         const abort = () => {
           state.timedOut = true
           state.controller?.abort()
         }
-        return Effect.onExit(
-          Effect.zipRight(Effect.sync(() => void (timer = setTimeout(abort, Math.max(0, budgetMillis)))), effect),
-          (exit) =>
-            Effect.sync(() => {
-              if (timer !== undefined) clearTimeout(timer)
-              if (Exit.isInterrupted(exit)) state.controller?.abort()
-            })
-        )
+        return Effect.zipRight(Effect.sync(() => void (timer = setTimeout(abort, Math.max(0, budgetMillis)))), settled)
       }
+      effect = settled
       return Effect.timeoutFail(effect, {
         duration: Duration.millis(Math.max(0, budgetMillis)),
         onTimeout: (): Failure => ({ _tag: "Timeout" })

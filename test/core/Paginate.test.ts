@@ -29,13 +29,15 @@ const listing = (total: number, pageSize: number, latency?: (page: number) => Ef
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
 describe("Paginate.stream", () => {
-  it.effect("emits every item of many pages in order", () =>
+  it.effect("emits every item of many pages in order, with the prefetch depth reached and never passed", () =>
     Effect.gen(function*() {
-      const l = listing(10_007, 100)
+      // each page answers asynchronously (after other fibers ran), so requests really overlap
+      const l = listing(10_007, 100, () => Effect.repeatN(Effect.yieldNow(), 3))
       const items = yield* Stream.runCollect(Paginate.stream(l.fetch, { pageSize: 100, prefetch: 4 }))
       expect(Chunk.toReadonlyArray(items)).toEqual(range(10_007))
       expect(l.calls.length).toBe(101)
-      expect(l.stats().maxInFlight).toBeLessThanOrEqual(4)
+      expect(l.stats().maxInFlight).toBe(4)
+      expect(l.stats().inFlight).toBe(0)
     }))
 
   it.effect("keeps order with random per-page latency and prefetch > 1, fetching concurrently", () =>
@@ -121,13 +123,50 @@ describe("Paginate.stream", () => {
       expect(interrupted).toBe(4)
     }))
 
-  it.effect("taking a prefix stops fetching", () =>
+  it.effect("taking a prefix stops fetching and interrupts the pages in flight", () =>
     Effect.gen(function*() {
-      const l = listing(1_000_000, 100)
+      const l = listing(1_000_000, 100, () => Effect.repeatN(Effect.yieldNow(), 3))
       const items = yield* Stream.runCollect(Stream.take(Paginate.stream(l.fetch, { pageSize: 100, prefetch: 4 }), 250))
       expect(Chunk.size(items)).toBe(250)
+      expect(l.stats().maxInFlight).toBe(4)
       expect(l.calls.length).toBeLessThan(12)
       expect(l.stats().inFlight).toBe(0)
+    }))
+
+  it.effect("an empty page that says has_more before the announced end is fetched again: no item is lost", () =>
+    Effect.gen(function*() {
+      const l = listing(500, 100)
+      let glitches = 0
+      // page 2 answers empty (has_more: true) once, as a server does when read mid-change
+      const fetch = (page: number) =>
+        page === 2 && glitches++ === 0 ? Effect.succeed({ data: [] as Array<number>, has_more: true, total: 500 }) : l.fetch(page)
+      const items = yield* Stream.runCollect(Paginate.stream(fetch, { pageSize: 100, prefetch: 3 }))
+      expect(Chunk.toReadonlyArray(items)).toEqual(range(500))
+      expect(glitches).toBe(2)
+    }))
+
+  it.effect("a page that stays empty but says has_more does not end the listing before the announced end", () =>
+    Effect.gen(function*() {
+      const l = listing(500, 100)
+      const calls: Array<number> = []
+      const fetch = (page: number) => {
+        calls.push(page)
+        return page === 2 ? Effect.succeed({ data: [] as Array<number>, has_more: true, total: 500 }) : l.fetch(page)
+      }
+      const items = yield* Stream.runCollect(Paginate.stream(fetch, { pageSize: 100, prefetch: 2 }))
+      // page 2 holds nothing (twice); every item of pages 1, 3, 4 and 5 arrives
+      expect(Chunk.toReadonlyArray(items)).toEqual([...range(100), ...range(300).map((i) => i + 200)])
+      expect(calls.filter((p) => p === 2)).toHaveLength(2)
+    }))
+
+  it.effect("a first page that is empty but announces a total is fetched again", () =>
+    Effect.gen(function*() {
+      const l = listing(250, 100)
+      let first = 0
+      const fetch = (page: number) =>
+        page === 1 && first++ === 0 ? Effect.succeed({ data: [] as Array<number>, has_more: true, total: 250 }) : l.fetch(page)
+      const items = yield* Stream.runCollect(Paginate.stream(fetch, { pageSize: 100, prefetch: 2 }))
+      expect(Chunk.toReadonlyArray(items)).toEqual(range(250))
     }))
 
   it.effect("streamDeferred fetches ahead but decodes each page only when the consumer reaches it", () =>
