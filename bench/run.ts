@@ -1135,9 +1135,30 @@ const main = async () => {
   }
 }
 
+/** `--render=bench/.out/partial.json`: the tables and ratios of a run that was stopped early, from what it had measured. */
+const renderPartial = (file: string) => {
+  const partial = JSON.parse(Fs.readFileSync(file, "utf8")) as {
+    readonly after: string
+    readonly at: string
+    readonly samples: typeof samples
+    readonly scenarios: typeof scenarios
+    readonly moduleRatios: typeof ratioRounds
+  }
+  Object.assign(samples, partial.samples)
+  Object.assign(scenarios, partial.scenarios)
+  // The module ratios were filed as they came; the built-in ones are computed again from the rounds.
+  const builtInNames = new Set(Object.keys(ratioDefinitions()))
+  for (const [k, v] of Object.entries(partial.moduleRatios)) if (!builtInNames.has(k)) ratioRounds[k] = v
+  computeRatios()
+  const modules = Object.keys(partial.scenarios).filter((k) => !builtIn.includes(k))
+  console.log(`(partial run: measured up to ${partial.after}, ${partial.at})\n\n${tables(modules)}`)
+}
+
 const analyzeOnly = args.find((a) => a.startsWith("--analyze="))?.slice("--analyze=".length)
+const renderOnly = args.find((a) => a.startsWith("--render="))?.slice("--render=".length)
 try {
-  if (analyzeOnly === undefined) await main()
+  if (renderOnly !== undefined) renderPartial(renderOnly)
+  else if (analyzeOnly === undefined) await main()
   else console.log(analyze(analyzeOnly))
 } catch (e) {
   console.error(e)
