@@ -984,17 +984,72 @@ const gitState = () => {
   return { commit: head, dirty: dirty.length > 0, dirtyFiles: dirty.map((l) => l.slice(3)) }
 }
 
+/** bench/RESULTS.md from a run (or from a partial run: `partial` says up to where it measured). */
+const writeResultsMd = (r: {
+  readonly seconds: number
+  readonly rounds: number
+  readonly commit: string
+  readonly load: string
+  readonly output: string
+  readonly failures: ReadonlyArray<string>
+  readonly notes: ReadonlyArray<string>
+  readonly partial: string | undefined
+}) => {
+  const host = machine()
+  const given = process.argv.slice(2).filter((a) => a !== "--record" && !a.startsWith("--render="))
+  const command = `npm run bench -- --record${given.length > 0 ? ` ${given.join(" ")}` : ""}`
+  const date = new Date().toISOString()
+  Fs.writeFileSync(
+    Path.join(benchDir, "RESULTS.md"),
+    `# Benchmark results\n\n${
+      r.partial === undefined
+        ? `From one run of \`${command}\``
+        : `From a run of \`npm run bench -- --record\` stopped early (${r.partial}; rendered with \`--render\`)`
+    } (${date.slice(0, 16).replace("T", " ")} UTC, ${r.seconds.toFixed(0)} s in all, ${r.rounds} interleaved round(s); rows are medians over rounds).\n\n` +
+      `Measured: ${r.commit}.\n\n` +
+      `Machine: ${host.cpuModel}, ${host.cores} cores, ${host.memoryGB} GB RAM, Node ${host.node}, ${host.os}; ${r.load}. ` +
+      `Server and client share the machine (server in one process, each client variant in its own), and the machine is shared with other work: compare ratios within one run.\n\n` +
+      `${r.output}\n${r.notes.length > 0 ? `\n${r.notes.map((n) => `- ${n}`).join("\n")}\n` : ""}` +
+      (r.failures.length > 0 ? `\nFailures:\n\n${r.failures.map((f) => `- ${f.split("\n")[0]}`).join("\n")}\n` : "")
+  )
+}
+
+const describeCommit = (git: ReturnType<typeof gitState>) =>
+  `commit ${git.commit}${
+    git.dirty
+      ? ` + uncommitted changes in ${git.dirtyFiles.length} file(s) (${git.dirtyFiles.slice(0, 8).join(", ")}${git.dirtyFiles.length > 8 ? ", …" : ""})`
+      : " (clean)"
+  }`
+
 const main = async () => {
   const t0 = performance.now()
   const loadAtStart = Os.loadavg()[0] ?? 0
   const loadAfter: Record<string, number> = {}
   const git = gitState()
+  const startedAt = new Date().toISOString()
   const lap = (name: string) => {
     loadAfter[name] = Os.loadavg()[0] ?? 0
     // What is measured so far, every round of every variant, in case the run is stopped before its end.
     Fs.writeFileSync(
       Path.join(outDir, "partial.json"),
-      `${JSON.stringify({ after: name, at: new Date().toISOString(), samples, scenarios, moduleRatios: ratioRounds, failures, notes })}\n`
+      `${
+        JSON.stringify({
+          after: name,
+          at: new Date().toISOString(),
+          startedAt,
+          rounds,
+          git,
+          loadAtStart,
+          loadAfter,
+          seconds: (performance.now() - t0) / 1000,
+          serverVersions,
+          samples,
+          scenarios,
+          moduleRatios: ratioRounds,
+          failures,
+          notes
+        })
+      }\n`
     )
     process.stderr.write(`  (${name} done at ${((performance.now() - t0) / 1000).toFixed(1)} s, load ${loadAfter[name]!.toFixed(2)})\n`)
   }
@@ -1074,7 +1129,7 @@ const main = async () => {
   const load = `load average (1 min) ${loadAtStart.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end (after each scenario: ${
     Object.entries(loadAfter).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")
   })`
-  const commit = `commit ${git.commit}${git.dirty ? ` + uncommitted changes in ${git.dirtyFiles.length} file(s) (${git.dirtyFiles.slice(0, 8).join(", ")}${git.dirtyFiles.length > 8 ? ", …" : ""})` : " (clean)"}`
+  const commit = describeCommit(git)
   console.log(`\n${host.cpuModel}, ${host.cores} cores, ${host.memoryGB} GB, node ${host.node}, ${host.os}; ${load}`)
   console.log(`${commit}; children on ${useTsx ? "tsx" : "compiled JS (plain node)"}; ${rounds} round(s); whole run ${seconds.toFixed(1)} s`)
 
@@ -1107,22 +1162,7 @@ const main = async () => {
     }
   }
   if (!profile) Fs.writeFileSync(Path.join(benchDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`)
-  if (record) {
-    const args = process.argv.slice(2).filter((a) => a !== "--record")
-    const command = `npm run bench -- --record${args.length > 0 ? ` ${args.join(" ")}` : ""}`
-    const date = new Date().toISOString()
-    Fs.writeFileSync(
-      Path.join(benchDir, "RESULTS.md"),
-      `# Benchmark results\n\nFrom one run of \`${command}\` (${date.slice(0, 16).replace("T", " ")} UTC, ${
-        seconds.toFixed(0)
-      } s in all, ${rounds} interleaved round(s); rows are medians over rounds).\n\n` +
-        `Measured: ${commit}.\n\n` +
-        `Machine: ${host.cpuModel}, ${host.cores} cores, ${host.memoryGB} GB RAM, Node ${host.node}, ${host.os}; ${load}. ` +
-        `Server and client share the machine (server in one process, each client variant in its own), and the machine is shared with other work: compare ratios within one run.\n\n` +
-        `${output}\n${notes.length > 0 ? `\n${notes.map((n) => `- ${n}`).join("\n")}\n` : ""}` +
-        (failures.length > 0 ? `\nFailures:\n\n${failures.map((f) => `- ${f.split("\n")[0]}`).join("\n")}\n` : "")
-    )
-  }
+  if (record) writeResultsMd({ seconds, rounds, commit, load, output, failures, notes, partial: undefined })
   const undecided = verdicts.filter((t) => t.gated && t.verdict === "not decided")
   if (undecided.length > 0) console.log(`\nnot decided (the spread crosses the target): ${undecided.map((t) => t.name).join(", ")}`)
   if (missed.length > 0) {
@@ -1143,6 +1183,15 @@ const renderPartial = (file: string) => {
     readonly samples: typeof samples
     readonly scenarios: typeof scenarios
     readonly moduleRatios: typeof ratioRounds
+    readonly startedAt: string
+    readonly rounds: number
+    readonly git: ReturnType<typeof gitState>
+    readonly loadAtStart: number
+    readonly loadAfter: Record<string, number>
+    readonly seconds: number
+    readonly serverVersions: Record<string, string>
+    readonly failures: ReadonlyArray<string>
+    readonly notes: ReadonlyArray<string>
   }
   Object.assign(samples, partial.samples)
   Object.assign(scenarios, partial.scenarios)
@@ -1151,7 +1200,22 @@ const renderPartial = (file: string) => {
   for (const [k, v] of Object.entries(partial.moduleRatios)) if (!builtInNames.has(k)) ratioRounds[k] = v
   computeRatios()
   const modules = Object.keys(partial.scenarios).filter((k) => !builtIn.includes(k))
-  console.log(`(partial run: measured up to ${partial.after}, ${partial.at})\n\n${tables(modules)}`)
+  Object.assign(serverVersions, partial.serverVersions)
+  const output = tables(modules)
+  console.log(`(partial run: measured up to ${partial.after}, ${partial.at})\n\n${output}`)
+  if (record) {
+    const loads = Object.entries(partial.loadAfter).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")
+    writeResultsMd({
+      seconds: partial.seconds,
+      rounds: partial.rounds,
+      commit: describeCommit(partial.git),
+      load: `load average (1 min) ${partial.loadAtStart.toFixed(2)} at start (after each scenario: ${loads})`,
+      output,
+      failures: partial.failures,
+      notes: partial.notes,
+      partial: `started ${partial.startedAt}, measured up to ${partial.after} at ${partial.at}`
+    })
+  }
 }
 
 const analyzeOnly = args.find((a) => a.startsWith("--analyze="))?.slice("--analyze=".length)
