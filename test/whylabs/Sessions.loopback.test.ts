@@ -191,7 +191,7 @@ describe("WhyLabs.Sessions on loopback", () => {
       }
     }).pipe(Effect.scoped), 240_000)
 
-  for (const [name, transport] of transports.slice(1)) {
+  for (const [name, transport] of transports) {
     it.live(`${name}: a 307 to another origin is not followed, so neither the key nor the profile goes there`, () =>
       Effect.gen(function*() {
         const elsewhere = yield* rawServer((_, res) => {
