@@ -19,7 +19,14 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Deepset from "../../src/deepset/index.js"
 import * as Jupyter from "../../src/jupyter/index.js"
-import { DeepsetEmulator, Faults, InMemory, JupyterEmulator } from "../../src/testing/index.js"
+import {
+  DeepsetEmulator,
+  Faults,
+  InMemory,
+  JupyterEmulator,
+  LookerEmulator,
+  WhyLabsEmulator
+} from "../../src/testing/index.js"
 
 const Echo = Schema.Struct({
   method: Schema.String,
@@ -291,6 +298,32 @@ describe("two emulators in one program", () => {
       for (const r of yield* deepset.recent) expect(r.headers.authorization).toBe(`Bearer ${deepsetKey}`)
       for (const r of yield* jupyter.recent) expect(r.headers.authorization).toBe(`token ${jupyterToken}`)
     }).pipe(Effect.provide(TestLayer)))
+
+  it.effect("every emulator in one program: each request reaches the emulator of its origin, and only that one", () =>
+    Effect.gen(function*() {
+      const client = yield* HttpClient.HttpClient
+      const emulators = [
+        { origin: DeepsetEmulator.baseUrl, stats: Effect.map(DeepsetEmulator.DeepsetEmulator, (e) => e.stats) },
+        { origin: JupyterEmulator.baseUrl, stats: Effect.map(JupyterEmulator.JupyterEmulator, (e) => e.stats) },
+        { origin: LookerEmulator.baseUrl, stats: Effect.map(LookerEmulator.LookerEmulator, (e) => e.stats) },
+        { origin: WhyLabsEmulator.baseUrl, stats: Effect.map(WhyLabsEmulator.WhyLabsEmulator, (e) => e.stats) }
+      ]
+      expect(new Set(emulators.map((e) => new URL(e.origin).origin)).size).toBe(4)
+      for (const [i, target] of emulators.entries()) {
+        yield* client.get(`${target.origin}/some/path`)
+        for (const [j, other] of emulators.entries()) {
+          expect((yield* Effect.flatten(other.stats)).requests, `${other.origin} after a request to ${target.origin}`)
+            .toBe(j <= i ? 1 : 0)
+        }
+      }
+      const error = yield* Effect.flip(client.get("https://elsewhere.test/"))
+      for (const target of emulators) expect(error.message).toContain(new URL(target.origin).origin)
+    }).pipe(Effect.provide(Layer.mergeAll(
+      DeepsetEmulator.layerInMemory({ apiKey: deepsetKey }),
+      JupyterEmulator.layerInMemory({ token: jupyterToken }),
+      LookerEmulator.layerInMemory(),
+      WhyLabsEmulator.layerInMemory()
+    ))))
 
   it.effect("a client pointed at a base URL no emulator serves gets a typed Transport error listing the origins", () =>
     Effect.gen(function*() {
