@@ -19,11 +19,13 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as ApiClient from "../core/ApiClient.js"
 import * as ApiError from "../core/ApiError.js"
+import * as PresignedPost from "./PresignedPost.js"
 import type * as Schemas from "./Schemas.js"
 import * as UploadFile from "./UploadFile.js"
 
@@ -121,6 +123,8 @@ export type Upload = <E, R>(
   options?: UploadOptions
 ) => Effect.Effect<UploadReport, ApiError.ApiError | E, R>
 
+const encoder = new TextEncoder()
+
 interface Tally {
   uploaded: number
   bytes: number
@@ -158,24 +162,29 @@ export const make = (deps: Dependencies): Upload => (workspace, files, options) 
 
     const postOne = (
       target: Schemas.AwsPrefixedRequestConfig,
+      boundary: string,
       name: string,
       contentType: string,
-      blob: Blob
-    ): Effect.Effect<void, ApiError.ApiError> =>
-      deps.client.run({
+      content: UploadFile.Content
+    ): Effect.Effect<void, ApiError.ApiError> => {
+      const body = PresignedPost.encode({
+        boundary,
+        fields: target.fields,
+        fileName: name,
+        contentType,
+        size: content.size,
+        open: content.open
+      })
+      return deps.client.run({
         operation: "uploadFile",
         method: "POST",
         path: Either.right(""),
         url: target.url,
-        body: ApiClient.formDataBody(() => {
-          const form = new FormData()
-          for (const key in target.fields) form.append(key, target.fields[key] ?? "")
-          form.append("file", blob.type === contentType ? blob : blob.slice(0, blob.size, contentType), name)
-          return form
-        }),
+        body: ApiClient.streamBody(body.contentType, body.open, body.contentLength),
         idempotent: true,
         response: undefined
       })
+    }
 
     return Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
@@ -183,6 +192,9 @@ export const make = (deps: Dependencies): Upload => (workspace, files, options) 
         const sessionId = session.session_id
         const target = session.aws_prefixed_request_config
         const startedAt = yield* Clock.currentTimeMillis
+        const boundary = `----effect-sessions-${(yield* Random.nextIntBetween(0, 2 ** 30)).toString(36)}${
+          (yield* Random.nextIntBetween(0, 2 ** 30)).toString(36)
+        }`
         const tally: Tally = { uploaded: 0, bytes: 0, failed: [], names: new Set() }
 
         const progress = (
@@ -213,22 +225,30 @@ export const make = (deps: Dependencies): Upload => (workspace, files, options) 
           }
           return Effect.flatMap(Effect.either(file.source), (opened) => {
             if (Either.isLeft(opened)) return fail(file.name, opened.left)
-            const blob = opened.right
-            return Effect.flatMap(Effect.either(postOne(target, name, file.contentType, blob)), (sent) => {
+            const content = opened.right
+            return Effect.flatMap(Effect.either(postOne(target, boundary, name, file.contentType, content)), (sent) => {
               if (Either.isLeft(sent)) return fail(file.name, sent.left)
               const meta = file.meta
-              const metaBlob = meta === undefined ? undefined : new Blob([UploadFile.metaJson(meta)])
-              const afterMeta = metaBlob === undefined
+              const metaContent = meta === undefined ? undefined : UploadFile.inMemory(encoder.encode(UploadFile.metaJson(meta)))
+              const afterMeta = metaContent === undefined
                 ? Effect.succeed(Option.none<FailedUpload>())
                 : Effect.map(
-                  Effect.either(postOne(target, UploadFile.safeName(`${file.name}${UploadFile.metaSuffix}`), UploadFile.defaultContentType, metaBlob)),
+                  Effect.either(
+                    postOne(
+                      target,
+                      boundary,
+                      UploadFile.safeName(`${file.name}${UploadFile.metaSuffix}`),
+                      UploadFile.defaultContentType,
+                      metaContent
+                    )
+                  ),
                   (r) => Either.isLeft(r) ? Option.some({ name: `${file.name}${UploadFile.metaSuffix}`, error: r.left }) : Option.none()
                 )
               return Effect.flatMap(afterMeta, (metaFailure) =>
                 Effect.zipRight(
                   Effect.sync(() => {
                     tally.uploaded++
-                    tally.bytes += blob.size + (metaBlob?.size ?? 0)
+                    tally.bytes += content.size + (metaContent?.size ?? 0)
                     tally.names.add(name)
                     if (Option.isSome(metaFailure)) tally.failed.push(metaFailure.value)
                   }),

@@ -1,7 +1,8 @@
 /**
- * A file to upload to deepset Cloud: a name, a content source (a `Blob`, which
- * a `FormData` body streams), the part's content type, and optional meta that
- * goes as deepset's `<name>.meta.json` companion, as the official SDK sends it.
+ * A file to upload to deepset Cloud: a name, a content source (its size and
+ * a stream of its bytes, opened anew for each attempt), the part's content
+ * type, and optional meta that goes as deepset's `<name>.meta.json`
+ * companion, as the official SDK sends it.
  *
  * ```ts
  * const files = Stream.make(
@@ -17,6 +18,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 
 /** A file could not be read, or its name is unusable. @since 0.1.0 */
 export class UploadFileError extends Schema.TaggedError<UploadFileError>("effect-sessions/UploadFileError")(
@@ -45,6 +47,12 @@ export const metaSuffix = ".meta.json"
 /** The part content type the official SDK sends for every file. @since 0.1.0 */
 export const defaultContentType = "text/plain"
 
+/** A file's content: its size in bytes, and its bytes as a stream (opened for each attempt). @since 0.1.0 */
+export interface Content {
+  readonly size: number
+  readonly open: () => Stream.Stream<Uint8Array, UploadFileError>
+}
+
 const TypeId: unique symbol = Symbol.for("effect-sessions/Deepset/UploadFile")
 
 /** One file to upload. @since 0.1.0 */
@@ -54,8 +62,8 @@ export interface UploadFile {
   readonly name: string
   /** The content type of the `file` part (default "text/plain", as the SDK sends). */
   readonly contentType: string
-  /** Opens the content; run once per file (a `Blob` is read again for each attempt). */
-  readonly source: Effect.Effect<Blob, UploadFileError>
+  /** Finds the content (its size); run once per file, its `open` for each attempt. */
+  readonly source: Effect.Effect<Content, UploadFileError>
   /** The meta sent as `<name>.meta.json`, if any. */
   readonly meta: Meta | undefined
   /** The same file with this meta (deepset's `<name>.meta.json` companion). */
@@ -69,7 +77,7 @@ class UploadFileImpl implements UploadFile {
   constructor(
     readonly name: string,
     readonly contentType: string,
-    readonly source: Effect.Effect<Blob, UploadFileError>,
+    readonly source: Effect.Effect<Content, UploadFileError>,
     readonly meta: Meta | undefined
   ) {}
   withMeta(meta: Meta): UploadFile {
@@ -91,21 +99,34 @@ export const isUploadFile = (u: unknown): u is UploadFile => typeof u === "objec
  */
 export const make = (options: {
   readonly name: string
-  readonly source: Effect.Effect<Blob, UploadFileError>
+  readonly source: Effect.Effect<Content, UploadFileError>
   readonly contentType?: string | undefined
   readonly meta?: Meta | undefined
 }): UploadFile => new UploadFileImpl(options.name, options.contentType ?? defaultContentType, options.source, options.meta)
 
+/** Content held in memory. @since 0.1.0 */
+export const inMemory = (bytes: Uint8Array): Content => ({ size: bytes.length, open: () => Stream.succeed(bytes) })
+
 /** A text file (UTF-8). @since 0.1.0 */
 export const text = (name: string, text: string): UploadFile =>
-  make({ name, source: Effect.sync(() => new Blob([text])) })
+  make({ name, source: Effect.sync(() => inMemory(new TextEncoder().encode(text))) })
 
-/** A file of bytes held in memory (not copied until sent). @since 0.1.0 */
-export const bytes = (name: string, bytes: Uint8Array): UploadFile =>
-  make({ name, source: Effect.sync(() => new Blob([bytes as Uint8Array<ArrayBuffer>])) })
+/** A file of bytes held in memory (not copied). @since 0.1.0 */
+export const bytes = (name: string, bytes: Uint8Array): UploadFile => make({ name, source: Effect.succeed(inMemory(bytes)) })
 
 /** A `Blob` (or a browser `File`), streamed when sent. @since 0.1.0 */
-export const blob = (name: string, blob: Blob): UploadFile => make({ name, source: Effect.succeed(blob) })
+export const blob = (name: string, blob: Blob): UploadFile =>
+  make({
+    name,
+    source: Effect.succeed({
+      size: blob.size,
+      open: () =>
+        Stream.fromReadableStream({
+          evaluate: () => blob.stream(),
+          onError: (cause) => new UploadFileError({ name, reason: "the Blob could not be read", cause })
+        })
+    })
+  })
 
 /** `file` with `meta` (data-last form of `file.withMeta(meta)`). @since 0.1.0 */
 export const withMeta = (meta: Meta) => (file: UploadFile): UploadFile => file.withMeta(meta)

@@ -1,7 +1,8 @@
 /**
- * deepset upload files from disk (Node): `fromPath` opens the file as a
- * disk-backed `Blob` (`fs.openAsBlob`), so the multipart body streams it
- * from disk in chunks and a 1 GB file is never held in memory. Kept here, in
+ * deepset upload files from disk (Node): `fromPath` streams the file from
+ * disk in 1 MiB chunks with backpressure (`fs.createReadStream`, opened anew
+ * for each attempt), so a 1 GB file is never held in memory. (Not
+ * `fs.openAsBlob`: Node 20 reads such a `Blob` whole when it is sent.) Kept here, in
  * `effect-sessions/node`, so that `effect-sessions/deepset` needs no Node
  * module and runs in browsers too.
  *
@@ -13,9 +14,13 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as NodePath from "node:path"
 import * as UploadFile from "../deepset/UploadFile.js"
+
+const readError = (name: string, path: string, cause: unknown) =>
+  new UploadFile.UploadFileError({ name, path, reason: cause instanceof Error ? cause.message : String(cause), cause })
 
 /**
  * A file on disk, named after its base name (as the official SDK names it)
@@ -42,15 +47,16 @@ export const fromPath = (
       try: async () => {
         const stat = await Fs.promises.stat(path)
         if (!stat.isFile()) throw new Error("not a regular file")
-        return Fs.openAsBlob(path)
+        return stat.size
       },
-      catch: (cause) =>
-        new UploadFile.UploadFileError({
-          name,
-          path,
-          reason: cause instanceof Error ? cause.message : String(cause),
-          cause
-        })
-    })
+      catch: (cause) => readError(name, path, cause)
+    }).pipe(Effect.map((size): UploadFile.Content => ({
+      size,
+      open: () =>
+        Stream.fromAsyncIterable(
+          Fs.createReadStream(path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Uint8Array>,
+          (cause) => readError(name, path, cause)
+        )
+    })))
   })
 }

@@ -1,4 +1,3 @@
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
@@ -18,6 +17,7 @@ import * as Os from "node:os"
 import * as NodePath from "node:path"
 import { Deepset } from "../../src/index.js"
 import type { Policy } from "../../src/index.js"
+import * as UndiciHttpClient from "../../src/node/UndiciHttpClient.js"
 import * as UploadFiles from "../../src/node/UploadFiles.js"
 import * as DeepsetEmulator from "../../src/testing/DeepsetEmulator.js"
 import * as Faults from "../../src/testing/Faults.js"
@@ -310,7 +310,7 @@ describe("UploadFiles.fromPath (Node)", () => {
     }))
 })
 
-describe("Deepset.upload on loopback (fetch)", () => {
+describe("Deepset.upload on loopback (undici)", () => {
   it.live("a real socket: 40 files and a 20 MB one, a connection dropped mid-body retried", () =>
     Effect.scoped(Effect.gen(function*() {
       const emulator = yield* DeepsetEmulator.make({ apiKey, storage: { storeBytesUpTo: 1024 * 1024 } })
@@ -331,7 +331,7 @@ describe("Deepset.upload on loopback (fetch)", () => {
       expect(stored.sha256).toBe(createHash("sha256").update(big).digest("hex"))
       expect((yield* emulator.storage.list).length).toBe(41)
       for (const request of yield* emulator.storage.recent) expect(request.headers["authorization"]).toBeUndefined()
-    }).pipe(Effect.provide(FetchHttpClient.layer))))
+    }).pipe(Effect.provide(UndiciHttpClient.layer))))
 })
 
 describe("Deepset.layerConfig with Config values", () => {
