@@ -134,7 +134,7 @@ export interface Request<A> {
   readonly authenticated?: boolean | undefined
   /** Headers of this request only (not secrets). */
   readonly headers?: Readonly<Record<string, string>> | undefined
-  /** Laid over the client's policy (and the caller's `withPolicy`) for this request. */
+  /** Laid over the client's policy for this request; a caller's `Policy.withPolicy` around the call still wins. */
   readonly policy?: Policy.PolicyInput | undefined
 }
 
@@ -370,10 +370,8 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
         if (configProblem !== undefined && !out.external) return Effect.fail(ErrorMapping.refused(ctx, configProblem))
         const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
         const overrides = fiber.getFiberRef(Policy.currentOverrides)
-        const policy = Policy.resolve(
-          Policy.resolve(options.policy, overrides),
-          spec.policy
-        )
+        // The client's policy, then the operation's own (an upload's longer timeout), then the caller's `withPolicy`.
+        const policy = Policy.resolve(Policy.resolve(options.policy, spec.policy), overrides)
         const trace = Tracing.start(fiber, clock, `${spanPrefix}.${spec.operation}`, spec.method, ctx.url)
         const sent: Outgoing.Prepared = out.external || trace.headers === Tracing.noHeaders
           ? out

@@ -110,8 +110,8 @@ export interface Options {
   /** Laid over {@link Policy.defaultPolicy}. */
   readonly policy?: Policy.PolicyInput | undefined
   /**
-   * Laid over {@link defaultUploadPolicy} for the upload `PUT`; what it sets
-   * wins over a `Policy.withPolicy` around the call (which still sets the rest).
+   * Laid over {@link defaultUploadPolicy} for the upload `PUT`; a
+   * `Policy.withPolicy` around the call is laid over both.
    */
   readonly uploadPolicy?: Policy.PolicyInput | undefined
 }

@@ -101,7 +101,7 @@ describe("FastDecode.decoder agrees with the generic decoder", () => {
   for (const [name, schema] of schemas) {
     it(`${name}: the generator reaches valid inputs (a majority decode), so acceptance is tested too`, () => {
       const ref = reference(schema)
-      const samples = FastCheck.sample(inputs(schema), 400)
+      const samples = FastCheck.sample(inputs(schema), { numRuns: 400, seed: 20261202 })
       const accepted = samples.filter((input) => Either.isRight(ref(input))).length
       expect(accepted).toBeGreaterThan(samples.length / 2)
       expect(accepted).toBeLessThan(samples.length) // the mutations are rejected sometimes
