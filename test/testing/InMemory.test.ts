@@ -7,6 +7,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -302,17 +303,20 @@ describe("two emulators in one program", () => {
   it.effect("every emulator in one program: each request reaches the emulator of its origin, and only that one", () =>
     Effect.gen(function*() {
       const client = yield* HttpClient.HttpClient
+      const requestsOf = <I, S extends { readonly stats: Effect.Effect<{ readonly requests: number }> }>(
+        tag: Context.Tag<I, S>
+      ) => Effect.flatMap(tag, (emulator) => Effect.map(emulator.stats, (stats) => stats.requests))
       const emulators = [
-        { origin: DeepsetEmulator.baseUrl, stats: Effect.map(DeepsetEmulator.DeepsetEmulator, (e) => e.stats) },
-        { origin: JupyterEmulator.baseUrl, stats: Effect.map(JupyterEmulator.JupyterEmulator, (e) => e.stats) },
-        { origin: LookerEmulator.baseUrl, stats: Effect.map(LookerEmulator.LookerEmulator, (e) => e.stats) },
-        { origin: WhyLabsEmulator.baseUrl, stats: Effect.map(WhyLabsEmulator.WhyLabsEmulator, (e) => e.stats) }
+        { origin: DeepsetEmulator.baseUrl, requests: requestsOf(DeepsetEmulator.DeepsetEmulator) },
+        { origin: JupyterEmulator.baseUrl, requests: requestsOf(JupyterEmulator.JupyterEmulator) },
+        { origin: LookerEmulator.baseUrl, requests: requestsOf(LookerEmulator.LookerEmulator) },
+        { origin: WhyLabsEmulator.baseUrl, requests: requestsOf(WhyLabsEmulator.WhyLabsEmulator) }
       ]
       expect(new Set(emulators.map((e) => new URL(e.origin).origin)).size).toBe(4)
       for (const [i, target] of emulators.entries()) {
         yield* client.get(`${target.origin}/some/path`)
         for (const [j, other] of emulators.entries()) {
-          expect((yield* Effect.flatten(other.stats)).requests, `${other.origin} after a request to ${target.origin}`)
+          expect(yield* other.requests, `${other.origin} after a request to ${target.origin}`)
             .toBe(j <= i ? 1 : 0)
         }
       }
