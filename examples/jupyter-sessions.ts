@@ -27,7 +27,8 @@ const emulatorToken = "emulator-tour-token"
 /** The emulator on 127.0.0.1, for as long as the tour runs. */
 const emulated = Layer.unwrapScoped(
   Effect.gen(function*() {
-    const emulator = yield* JupyterEmulator.make({ token: emulatorToken })
+    // the emulation of Jupyter Server 2.x, the line current JupyterLab and Notebook run on
+    const emulator = yield* JupyterEmulator.make({ token: emulatorToken, version: "2" })
     const served = yield* Loopback.serve(emulator.app)
     yield* Console.log(`JUPYTER_SERVER_URL is not set: touring the Jupyter emulator served on ${served.url}`)
     return Jupyter.layer({ baseUrl: served.url, token: Redacted.make(emulatorToken) })

@@ -16,9 +16,21 @@
  * program.pipe(Effect.provide(Jupyter.layerConfig()), Effect.provide(NodeHttpClient.layerUndici))
  * ```
  *
- * Behaviour worth knowing (observed on Jupyter Server 1.23):
+ * Tested against real Jupyter Server 1.23.3 (Debian) and 2.21.1 (the 2.x line
+ * JupyterLab 4 and Notebook 7 run on), side by side with their emulations.
+ *
+ * Behaviour worth knowing (both versions):
  * - `createSession` for a path that already has a session returns that
- *   session (still 201), whatever name or kernel was asked for;
+ *   session (still 201), whatever name or kernel was asked for; but only once
+ *   the first create has saved it, after its kernel started: two creates for
+ *   one path that overlap make two sessions and two kernels on both versions.
+ *   So `createSession` is never replayed once it may have reached the server
+ *   (after an attempt timeout, a lost answer or a 502/503/504: it fails, and
+ *   the session may exist; `listSessions` finds it by path, and a new
+ *   `createSession` returns it). Only a request that surely never left
+ *   (connection refused, DNS) is retried. The same holds for `updateSession`
+ *   with `kernel.name` (it starts a kernel; a replay would leave one running
+ *   that no session uses); other updates are retried;
  * - ids that are not UUID-shaped (`\w+-\w+-\w+-\w+-\w+`) never reach the
  *   sessions handler: the server answers its HTML 404 page, mapped to
  *   `NotFound` like the JSON 404 of an unknown UUID;
@@ -26,9 +38,36 @@
  *   culled for idleness) is removed by the server on its next access, which answers 404
  *   (`NotFound`, "…appears to have been culled or died unexpectedly…"). The
  *   spec's 410 for "kernel deleted before the session" (`Gone`, the session
- *   is kept) is mapped too, though 1.23 was never seen to send it;
+ *   is kept) is mapped too, though neither version was seen to send it;
  * - HTML pages of logged-in requests embed the server's token, so an error
- *   never keeps an HTML body (nor any of the client's secrets).
+ *   never keeps an HTML body (nor any of the client's secrets);
+ * - a server started without a token lets every read through and checks
+ *   every write for XSRF: 403 `'_xsrf' argument missing from POST`, whatever
+ *   token is sent; the `xsrf` option (any value) makes writes pass.
+ *
+ * Where 2.x differs from 1.23:
+ * - `Authorization: Bearer <token>` is accepted (any case); 1.23 answers 403.
+ *   The client sends `token <token>`, which both accept;
+ * - an update naming an unknown kernelspec is 501 `{message: "The 'x' kernel
+ *   could not be started: …", short_message: "Error starting kernel x"}`
+ *   (`ServerError`, status 501); 1.23 answers 500 `Unhandled error` with a
+ *   traceback (`ServerError`, status 500; 500 is not retried);
+ * - an unhandled error's `traceback` is always `""`;
+ * - a create naming a kernel id that is not running starts the new kernel
+ *   under that id (1.23: under a fresh id);
+ * - the deprecated `notebook` input's `name` wins over its `path`;
+ * - the same otherwise: the 404 of a non-UUID-shaped id is the HTML page, an
+ *   unknown kernelspec on create is 501, the session and `kernel` shapes
+ *   (`id`, `name`, `last_activity`, `execution_state: "starting"`,
+ *   `connections: 0`) carry no new fields, the login flow and cookies work
+ *   alike.
+ *
+ * Where both servers disagree with the spec (`api.yaml`, checked with Prism):
+ * `"name": null` for unnamed sessions (a string in the spec); `Location` is
+ * a path, not an absolute URL; 403 and 404 answers (and 1.23's 500 above) are
+ * statuses the spec does not declare; the spec's request bodies reuse
+ * `Session`, whose `kernel` requires both `id` and `name`, while the server
+ * takes either (the client sends what the server needs).
  *
  * @since 0.1.0
  */
@@ -109,8 +148,10 @@ export interface Service {
    * sent). An unknown kernelspec fails with `ServerError` (501) carrying the
    * server's message.
    *
-   * Retried like the idempotent operations: on this API a POST is idempotent
-   * per path (a replay returns the session the first attempt created).
+   * Never replayed once it may have reached the server: a `Timeout`,
+   * `Transport` or 502/503/504 error may leave the session created (find it
+   * with `listSessions`, or call `createSession` again for the same path,
+   * which returns it once the first has finished).
    */
   readonly createSession: (options: Schemas.CreateSession) => Effect.Effect<Schemas.Session, ApiError.ApiError>
   /** One session by id. */
@@ -118,7 +159,9 @@ export interface Service {
   /**
    * Renames (`name`), moves (`path`), retypes (`type`) or changes the kernel
    * (`kernel.name` starts a new one and shuts the old one down; `kernel.id`
-   * binds a running kernel, 400 if it is not running).
+   * binds a running kernel, 400 if it is not running). An update with
+   * `kernel.name` (and no `kernel.id`) is never replayed once it may have
+   * reached the server; every other update is retried like a read.
    *
    * An update with nothing to change is refused locally (`InvalidRequest`,
    * nothing sent): the server would answer 200 with the unchanged session for

@@ -33,7 +33,7 @@
  * - the HTML 404 page of a logged-in request embeds the token
  *   (`data-jupyter-api-token`), as the real page does;
  * - {@link Emulator.killKernel} makes a session's kernel die while the
- *   server keeps the session (the spec's 410 case, which 1.23 was never seen
+ *   server keeps the session (the spec's 410 case, which neither version was seen
  *   to produce): it shows `kernel: null`, DELETE answers 410 `Kernel deleted
  *   before session` and keeps it, a PATCH with `kernel.name` gives it a new
  *   kernel.
