@@ -25,7 +25,8 @@
  * - unknown routes → 404 Error; the shared {@link Faults} (429 with
  *   `Retry-After`, 5xx, drops) apply to any request.
  *
- * Times come from `Clock` (so `TestClock` expires tokens in memory), tokens
+ * `layerInMemory` registers the app at {@link baseUrl}'s origin (`InMemory.layerAt`), so it
+ * merges with the other emulators. Times come from `Clock` (so `TestClock` expires tokens in memory), tokens
  * from `Random`.
  *
  * @since 0.1.0
