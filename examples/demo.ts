@@ -124,8 +124,10 @@ const onEmulator = Effect.gen(function*() {
       waitForIngestion: { interval: "250 millis", timeout: "30 seconds" },
       onProgress: uploadLine
     })
+    const status = yield* deepset.getStatus(workspace, report.sessionId)
+    yield* Console.log(`created session ${report.sessionId}, expires ${status.expires_at.toString()}`)
     yield* Console.log(
-      `session ${report.sessionId}: ${report.uploaded} uploaded (${(report.bytes / 1e6).toFixed(1)} MB), ${report.failedUploads.length} failed; ingestion ${
+      `  ${report.uploaded} uploaded (${(report.bytes / 1e6).toFixed(1)} MB), ${report.failedUploads.length} failed; ingestion ${
         report.ingestion?.finished
       } finished, ${report.ingestion?.failed} failed`
     )
@@ -144,7 +146,7 @@ const onEmulator = Effect.gen(function*() {
     yield* Console.log(
       `streaming workspace "${large}": ${sessionCount} sessions, ${files.toLocaleString("en")} files (streamSessions × streamFiles, 4 sessions at a time, page size ${pageSize}, prefetch ${prefetch})…`
     )
-    yield* summary("deepset workspace listing", yield* streamWorkspace(large))
+    yield* summary("deepset streamFiles", yield* streamWorkspace(large))
   }).pipe(Effect.provide(Deepset.layer({ apiKey: Redacted.make(apiKey), baseUrl: served.url })))
 })
 
