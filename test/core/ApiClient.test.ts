@@ -11,13 +11,13 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
-import * as Tracer from "effect/Tracer"
 import * as ApiClient from "../../src/core/ApiClient.js"
 import type * as ApiError from "../../src/core/ApiError.js"
 import * as Credentials from "../../src/core/Credentials.js"
 import * as Path from "../../src/core/Path.js"
 import * as Policy from "../../src/core/Policy.js"
 import { version } from "../../src/core/Version.js"
+import * as RecordingTracer from "../support/RecordingTracer.js"
 import * as Scripted from "../support/Scripted.js"
 
 const secret = "sk-very-secret-42"
@@ -213,48 +213,7 @@ describe("ApiClient", () => {
     }))
 
   it.effect("each call is one client span under the caller's span; retries are its events", () => {
-    interface Recorded {
-      readonly name: string
-      readonly kind: string
-      readonly parent: string | undefined
-      readonly spanId: string
-      readonly attributes: Map<string, unknown>
-      readonly events: Array<[string, Record<string, unknown> | undefined]>
-      exit?: Exit.Exit<unknown, unknown>
-    }
-    const spans: Array<Recorded> = []
-    let ids = 0
-    const tracer = Tracer.make({
-      span: (name, parent, context, links, startTime, kind) => {
-        const recorded: Recorded = {
-          name,
-          kind,
-          parent: parent._tag === "Some" ? parent.value.spanId : undefined,
-          spanId: `span${++ids}`,
-          attributes: new Map(),
-          events: []
-        }
-        spans.push(recorded)
-        return {
-          _tag: "Span",
-          name,
-          spanId: recorded.spanId,
-          traceId: "0af7651916cd43dd8448eb211c80319c",
-          parent,
-          context,
-          status: { _tag: "Started", startTime },
-          attributes: recorded.attributes,
-          links,
-          sampled: true,
-          kind,
-          end: (_endTime, exit) => void (recorded.exit = exit),
-          attribute: (key, value) => void recorded.attributes.set(key, value),
-          event: (eventName, _time, attributes) => void recorded.events.push([eventName, attributes]),
-          addLinks: () => undefined
-        }
-      },
-      context: (f) => f()
-    })
+    const { spans, tracer } = RecordingTracer.make()
     return Effect.gen(function*() {
       const s = Scripted.make((_, i) => (i === 0 || i === 2 ? Scripted.json(503, {}) : ok))
       const client = yield* clientOn(s, { jitter: 0 })
