@@ -88,6 +88,21 @@ describe("the packed package in an app", () => {
     for (const source of map.sources) expect(files).toContain(NodePath.posix.join("dist/deepset", source))
   })
 
+  it("publint (strict) and arethetypeswrong (ESM-only profile) find no problem in the tarball", async () => {
+    const bin = (tool: string) => NodePath.join(ConsumerApp.repoRoot, "node_modules/.bin", tool)
+    const publint = await ConsumerApp.run(bin("publint"), ["run", "--strict", await packed()], { cwd: packDir })
+    expect(publint).toContain("All good!")
+    // attw exits non-zero on any problem outside the ignored CommonJS resolutions.
+    const attw = await ConsumerApp.run(
+      bin("attw"),
+      ["--profile", "esm-only", "--format", "table-flipped", "--no-color", await packed()],
+      { cwd: packDir }
+    )
+    for (const entry of Object.keys(ConsumerApp.manifest().exports)) {
+      expect(attw).toContain(`"effect-sessions${entry.slice(1)}"`)
+    }
+  }, 120_000)
+
   it("the program imports every entry point the package exports", () => {
     const exported = Object.keys(ConsumerApp.manifest().exports).filter((k) => k !== "./package.json").sort()
     expect(exported.length).toBeGreaterThanOrEqual(6)
