@@ -199,9 +199,11 @@ const updatable = ["path", "name", "type"] as const
 /** The request headers of the XSRF option, and any problem with them. */
 const xsrfHeaders = (xsrf: Xsrf | undefined): {
   readonly headers: Record<string, Redacted.Redacted<string>>
+  /** Each cookie value on its own: a secret wherever it appears, not only as part of the whole header. */
+  readonly secrets: ReadonlyArray<Redacted.Redacted<string>>
   readonly problems: ReadonlyArray<ApiError.FieldProblem>
 } => {
-  if (xsrf === undefined) return { headers: {}, problems: [] }
+  if (xsrf === undefined) return { headers: {}, secrets: [], problems: [] }
   const problems: Array<ApiError.FieldProblem> = []
   const cookies: Array<readonly [string, Redacted.Redacted<string>]> = [["_xsrf", xsrf.token]]
   for (const [name, value] of Object.entries(xsrf.cookies ?? {})) {
@@ -217,6 +219,7 @@ const xsrfHeaders = (xsrf: Xsrf | undefined): {
   const cookie = cookies.map(([name, value]) => `${name}=${Redacted.value(value)}`).join("; ")
   return {
     headers: { "x-xsrftoken": xsrf.token, cookie: Redacted.make(cookie) },
+    secrets: cookies.map(([, value]) => value),
     problems
   }
 }
@@ -241,6 +244,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     credentials: options.token === undefined ? Credentials.none : Credentials.token(options.token),
     policy: Policy.make(options.policy, defaultPolicy),
     headers: xsrf.headers,
+    secrets: xsrf.secrets,
     authHint: options.token === undefined
       ? "Give the server's token (JUPYTER_TOKEN; `jupyter server list` shows it), or the xsrf option with the login cookies."
       : "Check JUPYTER_TOKEN: it must be this server's token (`jupyter server list` shows it).",
