@@ -21,6 +21,8 @@ export interface Body<E> {
   readonly contentType: string
   readonly contentLength: number
   readonly open: () => Stream.Stream<Uint8Array, E>
+  /** The whole body in one buffer, given the file's bytes (for small files: one write, no stream). */
+  readonly whole: (file: Uint8Array) => Uint8Array
 }
 
 /**
@@ -51,6 +53,13 @@ export const encode = <E>(options: {
   return {
     contentType: `multipart/form-data; boundary=${options.boundary}`,
     contentLength: headBytes.length + options.size + tailBytes.length,
-    open: () => Stream.concat(Stream.succeed(headBytes), Stream.concat(options.open(), Stream.succeed(tailBytes)))
+    open: () => Stream.concat(Stream.succeed(headBytes), Stream.concat(options.open(), Stream.succeed(tailBytes))),
+    whole: (file) => {
+      const out = new Uint8Array(headBytes.length + file.length + tailBytes.length)
+      out.set(headBytes, 0)
+      out.set(file, headBytes.length)
+      out.set(tailBytes, headBytes.length + file.length)
+      return out
+    }
   }
 }

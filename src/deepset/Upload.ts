@@ -13,6 +13,7 @@
  *
  * @since 0.1.0
  */
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -125,6 +126,22 @@ export type Upload = <E, R>(
 
 const encoder = new TextEncoder()
 
+/** Files up to this size are sent from one buffer; larger ones stream. @since 0.1.0 */
+export const wholeBodyUpTo = 1024 * 1024
+
+const concatChunks = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0]
+  let size = 0
+  for (const c of chunks) size += c.length
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const c of chunks) {
+    out.set(c, offset)
+    offset += c.length
+  }
+  return out
+}
+
 interface Tally {
   uploaded: number
   bytes: number
@@ -166,7 +183,7 @@ export const make = (deps: Dependencies): Upload => (workspace, files, options) 
       name: string,
       contentType: string,
       content: UploadFile.Content
-    ): Effect.Effect<void, ApiError.ApiError> => {
+    ): Effect.Effect<void, ApiError.ApiError | UploadFile.UploadFileError> => {
       const body = PresignedPost.encode({
         boundary,
         fields: target.fields,
@@ -175,15 +192,23 @@ export const make = (deps: Dependencies): Upload => (workspace, files, options) 
         size: content.size,
         open: content.open
       })
-      return deps.client.run({
-        operation: "uploadFile",
-        method: "POST",
-        path: Either.right(""),
-        url: target.url,
-        body: ApiClient.streamBody(body.contentType, body.open, body.contentLength),
-        idempotent: true,
-        response: undefined
-      })
+      const send = (requestBody: ApiClient.Body) =>
+        deps.client.run({
+          operation: "uploadFile",
+          method: "POST",
+          path: Either.right(""),
+          url: target.url,
+          body: requestBody,
+          idempotent: true,
+          response: undefined
+        })
+      // A small file is read once into one buffer (at most `concurrency` × 1 MiB held): one write, no stream per attempt.
+      if (content.size > wholeBodyUpTo) return send(ApiClient.streamBody(body.contentType, body.open, body.contentLength))
+      return Effect.flatMap(
+        Stream.runCollect(content.open()),
+        (chunks): Effect.Effect<void, ApiError.ApiError> =>
+          send(ApiClient.bytesBody(body.contentType, body.whole(concatChunks(Chunk.toReadonlyArray(chunks)))))
+      )
     }
 
     return Effect.uninterruptibleMask((restore) =>

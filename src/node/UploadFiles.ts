@@ -54,7 +54,7 @@ export const fromPath = (
       size,
       open: () =>
         Stream.fromAsyncIterable(
-          Fs.createReadStream(path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Uint8Array>,
+          Fs.createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Uint8Array>,
           (cause) => readError(name, path, cause)
         )
     })))

@@ -1,0 +1,349 @@
+/**
+ * The `upload` scenario: `deepset.upload` against the deepset emulator on
+ * loopback (API and S3-style upload target on one origin, in a server process
+ * of its own; uploads are hashed and counted as they stream, not kept).
+ *
+ * - small files: 2 000 files of 20 KB from disk (`UploadFiles.fromPath`),
+ *   concurrency 16, vs the official Python SDK's `upload` of the same folder
+ *   to the same emulator (non-blocking, no progress bar; its own S3
+ *   concurrency, 10). Files/s and CPU per file of the uploading process
+ *   (create, every POST, close). `upload.throughputVsPythonSdk` is ours over
+ *   the SDK's files/s (target ≥ 2).
+ * - one large file: 200 MB from disk vs a raw `undici.request` multipart POST
+ *   of the same bytes (the same session calls around it, the file streamed
+ *   from `fs.createReadStream`). MB/s, CPU, peak RSS. `upload.largeVsRaw` is
+ *   ours over raw (target ≥ 0.8).
+ *
+ * Every variant runs in its own child process (this module, compiled, with a
+ * role argument; the SDK variant is a Python process), interleaved over the
+ * rounds; one value per round per ratio. The server is stopped by its PID.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import { Readable } from "node:stream"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import type { Scenario, ScenarioContext, ScenarioResult } from "./Scenario.js"
+
+type Metrics = Record<string, number>
+
+interface Sizes {
+  readonly files: number
+  readonly fileBytes: number
+  readonly largeBytes: number
+  readonly concurrency: number
+}
+
+const sizes = (quick: boolean): Sizes =>
+  quick
+    ? { files: 300, fileBytes: 20 * 1024, largeBytes: 50 * 1024 * 1024, concurrency: 16 }
+    : { files: 2000, fileBytes: 20 * 1024, largeBytes: 200 * 1024 * 1024, concurrency: 16 }
+
+const apiKey = "bench-upload-key"
+const workspace = "bench"
+
+interface Params extends Sizes {
+  readonly url: string
+  readonly smallDir: string
+  readonly largePath: string
+}
+
+// ---------------------------------------------------------------------------
+// the children
+
+const measure = async (work: () => Promise<void>) => {
+  const cpu = process.cpuUsage()
+  const t0 = performance.now()
+  await work()
+  const seconds = (performance.now() - t0) / 1000
+  const used = process.cpuUsage(cpu)
+  return { seconds, cpuMs: (used.user + used.system) / 1000 }
+}
+
+const effectChild = async (variant: string, p: Params): Promise<Metrics> => {
+  const Effect = await import("effect/Effect")
+  const Redacted = await import("effect/Redacted")
+  const Stream = await import("effect/Stream")
+  const { UndiciHttpClient, UploadFiles } = await import("../../src/node/index.js")
+  const Deepset = await import("../../src/deepset/UploadSessions.js")
+  const upload = (paths: ReadonlyArray<string>) =>
+    Effect.runPromise(
+      Effect.flatMap(
+        Deepset.make({ apiKey: Redacted.make(apiKey), baseUrl: p.url, policy: { attemptTimeout: "10 minutes", deadline: "30 minutes" } }),
+        (deepset) => deepset.upload(workspace, Stream.fromIterable(paths).pipe(Stream.map((path) => UploadFiles.fromPath(path))), { concurrency: p.concurrency })
+      ).pipe(Effect.provide(UndiciHttpClient.layer))
+    )
+  if (variant === "small") {
+    const paths = Fs.readdirSync(p.smallDir).sort().map((f) => Path.join(p.smallDir, f))
+    await upload(paths.slice(0, 20)) // warm-up (JIT, connections)
+    let uploaded = 0
+    const m = await measure(async () => {
+      const report = await upload(paths)
+      uploaded = report.uploaded
+      if (report.failedUploads.length > 0) throw new Error(`${report.failedUploads.length} uploads failed`)
+    })
+    return { filesPerSec: uploaded / m.seconds, cpuUsPerFile: (m.cpuMs * 1000) / uploaded, peakRssMB: process.resourceUsage().maxRSS / 1024 }
+  }
+  const m = await measure(async () => {
+    const report = await upload([p.largePath])
+    if (report.uploaded !== 1) throw new Error(`the large upload failed: ${report.failedUploads.map((f) => String(f.error)).join("; ")}`)
+  })
+  return { mbPerSec: p.largeBytes / 1e6 / m.seconds, cpuMs: m.cpuMs, peakRssMB: process.resourceUsage().maxRSS / 1024 }
+}
+
+/** The raw side: undici.request for the session calls and one multipart POST streamed from disk. */
+const rawChild = async (p: Params): Promise<Metrics> => {
+  const { request } = await import("undici")
+  const m = await measure(async () => {
+    const headers = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }
+    const base = `${p.url}/api/v1/workspaces/${workspace}/upload_sessions`
+    const created = await request(base, { method: "POST", headers, body: "{}" })
+    const session = (await created.body.json()) as {
+      session_id: string
+      aws_prefixed_request_config: { url: string; fields: Record<string, string> }
+    }
+    const boundary = "----raw-undici-bench"
+    let head = ""
+    for (const [k, v] of Object.entries(session.aws_prefixed_request_config.fields)) {
+      head += `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`
+    }
+    head += `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="large.bin"\r\nContent-Type: text/plain\r\n\r\n`
+    const tail = `\r\n--${boundary}--\r\n`
+    const size = Fs.statSync(p.largePath).size
+    async function* body() {
+      yield Buffer.from(head)
+      for await (const chunk of Fs.createReadStream(p.largePath, { highWaterMark: 256 * 1024 })) yield chunk as Buffer
+      yield Buffer.from(tail)
+    }
+    const posted = await request(session.aws_prefixed_request_config.url, {
+      method: "POST",
+      headers: {
+        "content-type": `multipart/form-data; boundary=${boundary}`,
+        "content-length": String(Buffer.byteLength(head) + size + Buffer.byteLength(tail))
+      },
+      body: Readable.from(body())
+    })
+    await posted.body.text()
+    if (posted.statusCode !== 204) throw new Error(`raw POST → ${posted.statusCode}`)
+    const closed = await request(`${base}/${session.session_id}`, { method: "PUT", headers, body: JSON.stringify({ status: "CLOSED" }) })
+    await closed.body.text()
+  })
+  return { mbPerSec: p.largeBytes / 1e6 / m.seconds, cpuMs: m.cpuMs, peakRssMB: process.resourceUsage().maxRSS / 1024 }
+}
+
+const serverChild = async () => {
+  const Effect = await import("effect/Effect")
+  const { Loopback } = await import("../../src/testing/node.js")
+  const DeepsetEmulator = await import("../../src/testing/DeepsetEmulator.js")
+  const { createHash } = await import("node:crypto")
+  const program = Effect.gen(function*() {
+    const emulator = yield* DeepsetEmulator.make({ apiKey, storage: { storeBytesUpTo: 0, hasher: () => createHash("sha256") } })
+    const served = yield* Loopback.serve(emulator.app)
+    process.stdout.write(`${JSON.stringify({ url: served.url })}\n`)
+    return yield* Effect.never
+  })
+  await Effect.runPromise(Effect.scoped(program))
+}
+
+// The official SDK's upload, timed inside Python (module import excluded).
+const pythonScript = `
+import json, resource, sys, time
+from pathlib import Path
+from deepset_cloud_sdk.workflows.sync_client.files import upload
+folder, workspace = sys.argv[1], sys.argv[2]
+files = sorted(Path(folder).iterdir())
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+c0, t0 = cpu(), time.perf_counter()
+summary = upload(paths=[Path(folder)], workspace_name=workspace, blocking=False, show_progress=False)
+seconds, used = time.perf_counter() - t0, cpu() - c0
+if summary.failed_upload_count:
+    raise SystemExit(f"{summary.failed_upload_count} uploads failed")
+n = summary.successful_upload_count
+print(json.dumps({"filesPerSec": n / seconds, "cpuUsPerFile": used * 1e6 / n,
+                  "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+`
+
+// ---------------------------------------------------------------------------
+// the orchestration (in bench/run.ts's process)
+
+const selfPath = fileURLToPath(import.meta.url)
+
+const childArgs = (outDir: string): Array<string> => {
+  const compiled = Path.join(outDir, "bench", "scenarios", "upload.js")
+  if (Fs.existsSync(compiled)) return [compiled]
+  const source = selfPath.endsWith(".ts") ? selfPath : Path.resolve(Path.dirname(selfPath), "../../../bench/scenarios/upload.ts")
+  return ["--import", "tsx", source]
+}
+
+const collect = (child: ChildProcess, label: string, started: Array<ChildProcess>) =>
+  new Promise<Metrics>((resolve, reject) => {
+    started.push(child)
+    let out = ""
+    let err = ""
+    child.stdout!.setEncoding("utf8").on("data", (c: string) => (out += c))
+    child.stderr!.setEncoding("utf8").on("data", (c: string) => (err += c))
+    const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGKILL"), 900_000)
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer)
+      started.splice(started.indexOf(child), 1)
+      const line = out.trim().split("\n").at(-1) ?? ""
+      if (code !== 0) return reject(new Error(`upload ${label}: exited ${code ?? signal}: ${err.slice(-800)}`))
+      try {
+        resolve(JSON.parse(line) as Metrics)
+      } catch {
+        reject(new Error(`upload ${label}: no metrics line (${line.slice(0, 200)})`))
+      }
+    })
+  })
+
+const runNode = (outDir: string, started: Array<ChildProcess>, role: string, p: Params) =>
+  collect(spawn(process.execPath, [...childArgs(outDir), role, JSON.stringify(p)], { stdio: ["ignore", "pipe", "pipe"] }), role, started)
+
+const runPython = (python: string, started: Array<ChildProcess>, p: Params) =>
+  collect(
+    spawn(python, ["-c", pythonScript, p.smallDir, workspace], {
+      stdio: ["ignore", "pipe", "pipe"],
+      cwd: Os.tmpdir(),
+      env: { ...process.env, API_URL: `${p.url}/api/v1`, API_KEY: apiKey, DEFAULT_WORKSPACE_NAME: workspace }
+    }),
+    "python-sdk",
+    started
+  )
+
+const startServer = (outDir: string, started: Array<ChildProcess>) =>
+  new Promise<{ url: string; child: ChildProcess }>((resolve, reject) => {
+    const child = spawn(process.execPath, [...childArgs(outDir), "server", "{}"], { stdio: ["ignore", "pipe", "pipe"] })
+    started.push(child)
+    let out = ""
+    let err = ""
+    const timer = setTimeout(() => reject(new Error(`the upload server did not start within 60 s: ${err}`)), 60_000)
+    child.stderr!.setEncoding("utf8").on("data", (c: string) => (err += c))
+    child.stdout!.setEncoding("utf8").on("data", (c: string) => {
+      out += c
+      const newline = out.indexOf("\n")
+      if (newline === -1) return
+      clearTimeout(timer)
+      resolve({ url: (JSON.parse(out.slice(0, newline)) as { url: string }).url, child })
+    })
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`the upload server exited (${code ?? signal}): ${err.slice(-500)}`))
+    })
+  })
+
+const stop = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return resolve()
+    const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGKILL"), 10_000)
+    child.once("exit", () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    process.kill(child.pid, "SIGTERM")
+  })
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].filter(Number.isFinite).sort((a, b) => a - b)
+  if (sorted.length === 0) return Number.NaN
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+const pythonOf = (): string | undefined => {
+  const root = process.env["EFFECT_SESSIONS_VENVS"] ?? Path.join(Os.homedir(), ".cache/effect-sessions/venvs")
+  const python = Path.join(root, "deepset", "bin", "python")
+  return Fs.existsSync(python) ? python : undefined
+}
+
+const makeFiles = (size: Sizes) => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "es-bench-upload-"))
+  const smallDir = Path.join(dir, "small")
+  Fs.mkdirSync(smallDir)
+  const chunk = Buffer.alloc(size.fileBytes)
+  for (let i = 0; i < chunk.length; i++) chunk[i] = 97 + (i % 26)
+  for (let i = 0; i < size.files; i++) {
+    chunk.write(String(i).padStart(8, "0"), 0)
+    Fs.writeFileSync(Path.join(smallDir, `file-${String(i).padStart(5, "0")}.txt`), chunk)
+  }
+  const largePath = Path.join(dir, "large.bin")
+  const fd = Fs.openSync(largePath, "w")
+  const mb = Buffer.alloc(1024 * 1024, 7)
+  for (let i = 0; i < size.largeBytes / mb.length; i++) Fs.writeSync(fd, mb)
+  Fs.closeSync(fd)
+  return { dir, smallDir, largePath }
+}
+
+const run = async (context: ScenarioContext): Promise<ScenarioResult> => {
+  const size = sizes(context.quick)
+  const started: Array<ChildProcess> = []
+  const files = makeFiles(size)
+  const python = pythonOf()
+  try {
+    const server = await startServer(context.outDir, started)
+    const params: Params = { url: server.url, ...size, smallDir: files.smallDir, largePath: files.largePath }
+    context.log(`emulator on ${server.url}; ${size.files} × ${size.fileBytes / 1024} KB files, one ${size.largeBytes / 1e6} MB file, ${context.rounds} round(s)`)
+    const samples: Record<string, Array<Metrics>> = {}
+    const ratios: Record<string, Array<number>> = { "upload.throughputVsPythonSdk": [], "upload.largeVsRaw": [] }
+    for (let round = 1; round <= context.rounds; round++) {
+      const got: Record<string, Metrics> = {}
+      context.log(`upload small · effect-sessions (round ${round}/${context.rounds})`)
+      got["small files: effect-sessions"] = await runNode(context.outDir, started, "small", params)
+      if (python !== undefined) {
+        context.log(`upload small · python deepset-cloud-sdk (round ${round}/${context.rounds})`)
+        got["small files: deepset-cloud-sdk (Python)"] = await runPython(python, started, params)
+      }
+      context.log(`upload large · effect-sessions (round ${round}/${context.rounds})`)
+      got["large file: effect-sessions"] = await runNode(context.outDir, started, "large", params)
+      context.log(`upload large · undici.request (round ${round}/${context.rounds})`)
+      got["large file: undici.request multipart POST"] = await runNode(context.outDir, started, "raw", params)
+      for (const [row, metrics] of Object.entries(got)) (samples[row] ??= []).push(metrics)
+      ratios["upload.throughputVsPythonSdk"]!.push(
+        (got["small files: effect-sessions"]?.["filesPerSec"] ?? Number.NaN) /
+          (got["small files: deepset-cloud-sdk (Python)"]?.["filesPerSec"] ?? Number.NaN)
+      )
+      ratios["upload.largeVsRaw"]!.push(
+        (got["large file: effect-sessions"]?.["mbPerSec"] ?? Number.NaN) /
+          (got["large file: undici.request multipart POST"]?.["mbPerSec"] ?? Number.NaN)
+      )
+    }
+    const rows: Record<string, Metrics> = {}
+    for (const [row, runs] of Object.entries(samples)) {
+      const out: Metrics = {}
+      for (const key of new Set(runs.flatMap((r) => Object.keys(r)))) out[key] = median(runs.map((r) => r[key] ?? Number.NaN))
+      rows[row] = out
+    }
+    return {
+      rows,
+      ratios,
+      notes: [
+        `small files: ${size.files} files of ${size.fileBytes / 1024} KB from disk; effect-sessions: deepset.upload with UploadFiles.fromPath, concurrency ${size.concurrency}, UndiciHttpClient.layer, after a 20-file warm-up; Python: deepset_cloud_sdk upload(blocking=False, show_progress=False), its own S3 concurrency (10); both create and close the session; CPU of the uploading process`,
+        `large file: ${size.largeBytes / 1e6} MB from disk; raw: undici.request with the same session calls and a multipart body streamed from fs.createReadStream with content-length`,
+        ...(python === undefined ? ["the deepset virtualenv is missing (bash .ci/venvs.sh): the Python SDK variant was skipped"] : [])
+      ]
+    }
+  } finally {
+    await Promise.all(started.splice(0).map(stop))
+    Fs.rmSync(files.dir, { recursive: true, force: true })
+  }
+}
+
+/** The scenario `bench/run.ts` discovers. */
+export const upload: Scenario = { name: "upload", run }
+
+// A child: this module run with a role.
+if (process.argv[1] !== undefined && pathToFileURL(Path.resolve(process.argv[1])).href === import.meta.url) {
+  const [role = "", raw = "{}"] = process.argv.slice(2)
+  const params = JSON.parse(raw) as Params
+  const main = role === "server"
+    ? serverChild().then(() => undefined)
+    : (role === "small" || role === "large" ? effectChild(role, params) : role === "raw" ? rawChild(params) : Promise.reject(new Error(`unknown role ${role}`)))
+      .then((metrics) => new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(metrics)}\n`, () => resolve())))
+      .then(() => process.exit(0))
+  main.catch((e: unknown) => {
+    console.error(e)
+    process.exit(1)
+  })
+}
