@@ -12,7 +12,7 @@ import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import type * as Stream from "effect/Stream"
-import type * as ApiClient from "./ApiClient.js"
+import type * as ApiClient from "./Operation.js"
 import * as Redaction from "./Redaction.js"
 
 /** Why a request was not sent: the field at fault and what is wrong with it. @since 0.1.0 */

@@ -1,0 +1,98 @@
+/**
+ * The declarative description of one operation: what an API client hands
+ * the core (operation, method, path, query, body, idempotency, response
+ * decoder, and per-request options), and the body constructors.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpMethod from "@effect/platform/HttpMethod"
+import type * as Either from "effect/Either"
+import type * as ParseResult from "effect/ParseResult"
+import type * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type * as Stream from "effect/Stream"
+import type * as Path from "./Path.js"
+import type * as Policy from "./Policy.js"
+
+/**
+ * A request body. `Json` and `Form` are encoded before sending; `Bytes`,
+ * `Stream` and `FormData` go as they are (`Stream` and `FormData` are made
+ * anew by `open` for each attempt, so a retry re-reads their source).
+ *
+ * @since 0.1.0
+ */
+export type Body =
+  | { readonly _tag: "Json"; readonly encode: () => Either.Either<unknown, ParseResult.ParseError> }
+  | { readonly _tag: "Form"; readonly fields: Readonly<Record<string, string | Redacted.Redacted<string>>> }
+  | { readonly _tag: "Bytes"; readonly contentType: string; readonly bytes: Uint8Array }
+  | {
+    readonly _tag: "Stream"
+    readonly contentType: string
+    readonly contentLength?: number | undefined
+    readonly open: () => Stream.Stream<Uint8Array, unknown>
+  }
+  | { readonly _tag: "FormData"; readonly open: () => FormData }
+
+/** A JSON body encoded with its schema (callers pass the `Type`). @since 0.1.0 */
+export const jsonBody = <A, I>(schema: Schema.Schema<A, I>, value: A): Body => ({
+  _tag: "Json",
+  encode: () => Schema.encodeEither(schema)(value)
+})
+
+/** An `application/x-www-form-urlencoded` body; `Redacted` values are unwrapped only when sent. @since 0.1.0 */
+export const formBody = (fields: Readonly<Record<string, string | Redacted.Redacted<string>>>): Body => ({
+  _tag: "Form",
+  fields
+})
+
+/** A body of bytes held in memory. @since 0.1.0 */
+export const bytesBody = (contentType: string, bytes: Uint8Array): Body => ({ _tag: "Bytes", contentType, bytes })
+
+/**
+ * A streamed body: `open` is called for each attempt (a retry needs the bytes
+ * again), and `contentLength`, when known, is sent as `content-length`.
+ *
+ * @since 0.1.0
+ */
+export const streamBody = (
+  contentType: string,
+  open: () => Stream.Stream<Uint8Array, unknown>,
+  contentLength?: number
+): Body => ({ _tag: "Stream", contentType, open, contentLength })
+
+/** A `multipart/form-data` body, built anew by `open` for each attempt (`Blob` parts stream). @since 0.1.0 */
+export const formDataBody = (open: () => FormData): Body => ({ _tag: "FormData", open })
+
+/** A query value; `undefined` is not sent. @since 0.1.0 */
+export type QueryValue = string | number | boolean | undefined
+
+/** One operation to run. @since 0.1.0 */
+export interface Request<A> {
+  /** The operation's name in errors ("getStatus"). */
+  readonly operation: string
+  readonly method: HttpMethod.HttpMethod
+  /** The encoded path (from a {@link Path.template}), or the parameter that could not be encoded. */
+  readonly path: Either.Either<string, Path.BadSegment>
+  readonly query?: Readonly<Record<string, QueryValue>> | undefined
+  readonly body?: Body | undefined
+  /** Whether replaying it after it may have reached the server is safe (GET, PUT, DELETE, PATCH to a state). */
+  readonly idempotent: boolean
+  /** Decodes a 2xx body; `undefined` ignores the body (204). */
+  readonly response: Decoder<A> | undefined
+  /**
+   * An absolute URL (a presigned upload target) instead of the base URL and
+   * `path`. Such a request never carries the client's credentials or extra
+   * headers, and no redirect is followed.
+   */
+  readonly url?: string | undefined
+  /** Whether the client's credentials go with the request (default true). */
+  readonly authenticated?: boolean | undefined
+  /** Headers of this request only (not secrets). */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  /** Laid over the client's policy for this request; a caller's `Policy.withPolicy` around the call still wins. */
+  readonly policy?: Policy.PolicyInput | undefined
+}
+
+/** Decodes a parsed JSON body. @since 0.1.0 */
+export type Decoder<A> = (json: unknown) => Either.Either<A, ParseResult.ParseError>
+
