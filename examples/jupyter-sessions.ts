@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { UndiciHttpClient } from "../src/node/index.js"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
@@ -54,6 +54,6 @@ const sessions: SessionsLayer = Layer.unwrapEffect(
 
 jupyterTour().pipe(
   Effect.provide(sessions),
-  Effect.provide(NodeHttpClient.layerUndici),
+  Effect.provide(UndiciHttpClient.layer),
   NodeRuntime.runMain
 )

@@ -4,7 +4,7 @@
  * `Jupyter.Sessions`, so any demo can run it against any server.
  *
  * ```ts
- * jupyterTour().pipe(Effect.provide(Jupyter.layerConfig()), Effect.provide(NodeHttpClient.layerUndici))
+ * jupyterTour().pipe(Effect.provide(Jupyter.layerConfig()), Effect.provide(UndiciHttpClient.layer))
  * ```
  *
  * @since 0.1.0

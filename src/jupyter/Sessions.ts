@@ -5,7 +5,7 @@
  *
  * ```ts
  * import { Jupyter } from "effect-sessions"
- * import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+ * import { UndiciHttpClient } from "effect-sessions/node"
  *
  * const program = Effect.gen(function*() {
  *   const jupyter = yield* Jupyter.Sessions
@@ -13,7 +13,7 @@
  *   yield* jupyter.updateSession(session.id, { name: "Analysis" })
  *   yield* jupyter.deleteSession(session.id)
  * })
- * program.pipe(Effect.provide(Jupyter.layerConfig()), Effect.provide(NodeHttpClient.layerUndici))
+ * program.pipe(Effect.provide(Jupyter.layerConfig()), Effect.provide(UndiciHttpClient.layer))
  * ```
  *
  * Tested against real Jupyter Server 1.23.3 (Debian) and 2.21.1 (the 2.x line
@@ -373,7 +373,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 
 /**
  * The client as a layer; it needs only an `HttpClient`
- * (`NodeHttpClient.layerUndici`, `FetchHttpClient.layer`, or an emulator's).
+ * (`UndiciHttpClient.layer` from `effect-sessions/node`, `FetchHttpClient.layer`, any other, or an emulator's).
  *
  * @since 0.1.0
  */

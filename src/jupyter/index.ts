@@ -12,7 +12,7 @@
  * })
  * program.pipe(
  *   Effect.provide(Jupyter.layer({ baseUrl: "http://127.0.0.1:8888", token: Redacted.make("…") })),
- *   Effect.provide(NodeHttpClient.layerUndici)
+ *   Effect.provide(UndiciHttpClient.layer)   // from "effect-sessions/node"; in browsers FetchHttpClient.layer
  * )
  * ```
  *

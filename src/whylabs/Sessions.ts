@@ -493,7 +493,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 
 /**
  * The client as a layer; it needs only an `HttpClient`
- * (`NodeHttpClient.layerUndici`, `FetchHttpClient.layer`, or an emulator's).
+ * (`UndiciHttpClient.layer` from `effect-sessions/node`, `FetchHttpClient.layer`, any other, or an emulator's).
  *
  * @since 0.1.0
  */

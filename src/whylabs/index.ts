@@ -11,7 +11,7 @@
  *   const uploaded = yield* whylabs.uploadProfile(session.id, profileBytes)
  *   yield* Console.log(uploaded.observatoryUrl)
  * })
- * program.pipe(Effect.provide(WhyLabs.layerConfig()), Effect.provide(NodeHttpClient.layerUndici))
+ * program.pipe(Effect.provide(WhyLabs.layerConfig()), Effect.provide(UndiciHttpClient.layer))
  * ```
  *
  * @since 0.1.0
