@@ -202,8 +202,8 @@ export interface Registration {
   readonly closed: boolean
 }
 
-/** The registrations at one origin, the innermost first. */
-type Stack = ReadonlyArray<Registration>
+/** The registrations at one origin, the innermost first. @since 0.1.0 */
+export type Stack = ReadonlyArray<Registration>
 
 const routesDiffer = Differ.hashMap<string, Stack, (r: Stack) => Stack>(Differ.update<Stack>())
 
