@@ -54,7 +54,10 @@ export const fromPath = (
       size,
       open: () =>
         Stream.fromAsyncIterable(
-          Fs.createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Uint8Array>,
+          // Chunks of at most 1 MiB, and no larger than the file (a 20 KB file costs no 1 MiB buffer).
+          Fs.createReadStream(path, { highWaterMark: Math.max(16 * 1024, Math.min(1024 * 1024, size + 1)) }) as AsyncIterable<
+            Uint8Array
+          >,
           (cause) => readError(name, path, cause)
         )
     })))
