@@ -72,8 +72,6 @@ export const formBody = Operation.formBody
 export const bytesBody = Operation.bytesBody
 /** A streamed body, opened anew for each attempt. @since 0.1.0 */
 export const streamBody = Operation.streamBody
-/** A `multipart/form-data` body, built anew for each attempt. @since 0.1.0 */
-export const formDataBody = Operation.formDataBody
 
 /** A decoder for a schema, compiled once (see {@link FastDecode}). @since 0.1.0 */
 export const decoder = <A, I>(schema: Schema.Schema<A, I>): Decoder<A> => FastDecode.decoder(schema)

@@ -15,9 +15,11 @@ import type * as Path from "./Path.js"
 import type * as Policy from "./Policy.js"
 
 /**
- * A request body. `Json` and `Form` are encoded before sending; `Bytes`,
- * `Stream` and `FormData` go as they are (`Stream` and `FormData` are made
- * anew by `open` for each attempt, so a retry re-reads their source).
+ * A request body. `Json` and `Form` are encoded before sending; `Bytes` and
+ * `Stream` go as they are (a `Stream` is made anew by `open` for each
+ * attempt, so a retry re-reads its source). A multipart body is a `Stream`
+ * with its `multipart/form-data` content type and exact length (S3's
+ * presigned POST refuses chunked bodies).
  *
  * @since 0.1.0
  */
@@ -31,7 +33,6 @@ export type Body =
     readonly contentLength?: number | undefined
     readonly open: () => Stream.Stream<Uint8Array, unknown>
   }
-  | { readonly _tag: "FormData"; readonly open: () => FormData }
 
 /** A JSON body encoded with its schema (callers pass the `Type`). @since 0.1.0 */
 export const jsonBody = <A, I>(schema: Schema.Schema<A, I>, value: A): Body => ({
@@ -59,9 +60,6 @@ export const streamBody = (
   open: () => Stream.Stream<Uint8Array, unknown>,
   contentLength?: number
 ): Body => ({ _tag: "Stream", contentType, open, contentLength })
-
-/** A `multipart/form-data` body, built anew by `open` for each attempt (`Blob` parts stream). @since 0.1.0 */
-export const formDataBody = (open: () => FormData): Body => ({ _tag: "FormData", open })
 
 /** A query value; `undefined` is not sent. @since 0.1.0 */
 export type QueryValue = string | number | boolean | undefined

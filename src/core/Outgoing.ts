@@ -31,7 +31,6 @@ export type Body =
     readonly contentLength: number | undefined
     readonly open: () => Stream.Stream<Uint8Array, unknown>
   }
-  | { readonly _tag: "FormData"; readonly open: () => FormData }
 
 /** A request ready to send. @since 0.1.0 */
 export interface Prepared {
@@ -183,8 +182,6 @@ const encodeBody = (body: ApiClient.Body): Either.Either<Body, Refusal> => {
         contentLength: body.contentLength,
         open: body.open
       })
-    case "FormData":
-      return Either.right({ _tag: "FormData", open: body.open })
   }
 }
 
@@ -240,7 +237,7 @@ export const prepare = <A>(
     const encoded = encodeBody(request.body)
     if (Either.isLeft(encoded)) return Either.left(encoded.left)
     body = encoded.right
-    if (body._tag !== "FormData" && headers["content-type"] === undefined) {
+    if (headers["content-type"] === undefined) {
       headers = { ...headers, "content-type": body.contentType }
     }
   }

@@ -1,7 +1,8 @@
 /**
  * One attempt on the wire, bounded by a time budget: over the transport's
- * fast path when it has one (effect-sessions' undici client), otherwise over
- * any `HttpClient` (the generic path).
+ * fast path when it has one (effect-sessions' undici client) and the body is
+ * held whole (text or bytes), otherwise over any `HttpClient` (the generic
+ * path; streamed bodies always take it).
  *
  * The generic path forks no fiber. Under the live `Clock` the budget is a
  * native timer that aborts the request through the `AbortSignal` the
@@ -67,8 +68,6 @@ const toPlatformRequest = (out: Outgoing.Prepared): HttpClientRequest.HttpClient
         contentType: body.contentType,
         ...(body.contentLength === undefined ? {} : { contentLength: body.contentLength })
       })
-    case "FormData":
-      return HttpClientRequest.bodyFormData(request, body.open())
   }
 }
 
@@ -176,14 +175,16 @@ export const make = (http: HttpClient.HttpClient): Sender => {
 
   return {
     send: (out, budgetMillis, clock) =>
-      fast !== undefined && isLiveClock(clock) && (out.body === undefined || out.body._tag === "Text")
+      fast !== undefined && isLiveClock(clock) && (out.body === undefined || out.body._tag !== "Stream")
         ? fast.exchange(
           {
             method: out.method,
             origin: out.origin,
             path: out.path,
-            headers: out.headers,
-            body: out.body === undefined ? undefined : out.body.text
+            headers: out.body?._tag === "Bytes"
+              ? { ...out.headers, "content-length": String(out.body.bytes.byteLength) }
+              : out.headers,
+            body: out.body === undefined ? undefined : out.body._tag === "Text" ? out.body.text : out.body.bytes
           },
           timed(budgetMillis) ? Math.max(0, budgetMillis) : Infinity
         )

@@ -27,7 +27,8 @@ export interface Outgoing {
   /** Path and query (`/api/x?y=1`). */
   readonly path: string
   readonly headers: Readonly<Record<string, string>>
-  readonly body: string | undefined
+  /** The whole body (text or bytes), if any. */
+  readonly body: string | Uint8Array | undefined
 }
 
 /** A whole answer. @since 0.1.0 */

@@ -23,6 +23,7 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as ApiClient from "../core/ApiClient.js"
 import * as ApiError from "../core/ApiError.js"
@@ -204,11 +205,16 @@ export const make = (deps: Dependencies): Upload => (workspace, files, options) 
         })
       // A small file is read once into one buffer (at most `concurrency` × 1 MiB held): one write, no stream per attempt.
       if (content.size > wholeBodyUpTo) return send(ApiClient.streamBody(body.contentType, body.open, body.contentLength))
-      return Effect.flatMap(
-        Stream.runCollect(content.open()),
-        (chunks): Effect.Effect<void, ApiError.ApiError> =>
-          send(ApiClient.bytesBody(body.contentType, body.whole(concatChunks(Chunk.toReadonlyArray(chunks)))))
-      )
+      const whole = content.readAll?.() ??
+        Effect.map(Stream.runCollect(content.open()), (chunks) => concatChunks(Chunk.toReadonlyArray(chunks)))
+      return Effect.flatMap(whole, (file): Effect.Effect<void, ApiError.ApiError | UploadFile.UploadFileError> => {
+        if (file.length !== content.size) {
+          return Effect.fail(
+            new UploadFile.UploadFileError({ name, reason: `changed while read: ${content.size} bytes expected, ${file.length} read` })
+          )
+        }
+        return send(ApiClient.bytesBody(body.contentType, body.whole(file)))
+      })
     }
 
     return Effect.uninterruptibleMask((restore) =>
@@ -283,9 +289,19 @@ export const make = (deps: Dependencies): Upload => (workspace, files, options) 
           })
         }
 
-        const uploaded = yield* Effect.exit(
-          restore(Stream.runDrain(Stream.mapEffect(files, uploadOne, { concurrency, unordered: true })))
-        )
+        // At most `concurrency` uploads in flight: a permit per upload, each in a fiber of the uploads' scope
+        // (one fiber and two permit steps per file; a concurrent `Stream.mapEffect` costs several times that).
+        const permits = yield* Effect.makeSemaphore(concurrency)
+        const inFlight = yield* Scope.make()
+        const started = yield* Effect.exit(restore(Stream.runForEach(files, (file) =>
+          Effect.zipRight(
+            permits.take(1),
+            Effect.forkIn(Effect.ensuring(uploadOne(file), permits.release(1)), inFlight)
+          ))))
+        // The files that started finish (also after the input stream failed), unless the caller interrupts.
+        const finished = yield* Effect.exit(restore(permits.withPermits(concurrency)(Effect.void)))
+        yield* Scope.close(inFlight, Exit.void)
+        const uploaded = Exit.isFailure(started) ? started : finished
         // Every upload fiber has ended (done, failed for good, or interrupted): close exactly once.
         const closed = yield* Effect.exit(deps.close(workspace, sessionId))
         if (Exit.isFailure(uploaded)) return yield* Effect.failCause(uploaded.cause)

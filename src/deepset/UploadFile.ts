@@ -51,6 +51,8 @@ export const defaultContentType = "text/plain"
 export interface Content {
   readonly size: number
   readonly open: () => Stream.Stream<Uint8Array, UploadFileError>
+  /** The whole content in one read, where the source has a cheaper way than the stream (a small file on disk). */
+  readonly readAll?: (() => Effect.Effect<Uint8Array, UploadFileError>) | undefined
 }
 
 const TypeId: unique symbol = Symbol.for("effect-sessions/Deepset/UploadFile")
@@ -105,7 +107,11 @@ export const make = (options: {
 }): UploadFile => new UploadFileImpl(options.name, options.contentType ?? defaultContentType, options.source, options.meta)
 
 /** Content held in memory. @since 0.1.0 */
-export const inMemory = (bytes: Uint8Array): Content => ({ size: bytes.length, open: () => Stream.succeed(bytes) })
+export const inMemory = (bytes: Uint8Array): Content => ({
+  size: bytes.length,
+  open: () => Stream.succeed(bytes),
+  readAll: () => Effect.succeed(bytes)
+})
 
 /** A text file (UTF-8). @since 0.1.0 */
 export const text = (name: string, text: string): UploadFile =>

@@ -52,6 +52,11 @@ export const fromPath = (
       catch: (cause) => readError(name, path, cause)
     }).pipe(Effect.map((size): UploadFile.Content => ({
       size,
+      readAll: () =>
+        Effect.tryPromise({
+          try: () => Fs.promises.readFile(path),
+          catch: (cause) => readError(name, path, cause)
+        }),
       open: () =>
         Stream.fromAsyncIterable(
           // Chunks of at most 1 MiB, and no larger than the file (a 20 KB file costs no 1 MiB buffer).
