@@ -28,7 +28,9 @@ import { Deepset, Jupyter } from "../src/index.js"
 import { DeepsetEmulator, JupyterEmulator } from "../src/testing/index.js"
 import { Loopback } from "../src/testing/node.js"
 import { jupyterTour } from "./jupyter-tour.js"
+import { emulatedSession, lookerTour } from "./looker-session.js"
 import { progress } from "./progress.js"
+import { emulatedSessions, guestUpload } from "./whylabs-guest-upload.js"
 
 const numberFromEnv = (name: string, fallback: number): number => {
   const raw = process.env[name]
@@ -170,9 +172,17 @@ const onRealService = Effect.gen(function*() {
   yield* summary(`files of ${newest.session_id}`, yield* streamAll(workspace, newest.session_id))
 }).pipe(Effect.provide(Deepset.layerConfig()))
 
+/** The Looker and WhyLabs tours, each on its emulator on loopback. */
+const lookerAndWhyLabsOnEmulators = Effect.gen(function*() {
+  yield* Console.log("\nlooker:")
+  yield* lookerTour.pipe(Effect.provide(emulatedSession))
+  yield* Console.log("\nwhylabs:")
+  yield* guestUpload.pipe(Effect.provide(emulatedSessions))
+})
+
 const job: Effect.Effect<void, unknown, HttpClient.HttpClient> = process.env.DEEPSET_CLOUD_API_KEY
   ? onRealService
-  : Effect.scoped(Effect.zipRight(onEmulator, jupyterOnEmulator))
+  : Effect.scoped(Effect.zipRight(Effect.zipRight(onEmulator, jupyterOnEmulator), lookerAndWhyLabsOnEmulators))
 
 const main = job.pipe(
   Effect.provide(UndiciHttpClient.layer),

@@ -56,6 +56,9 @@ const emulated: SessionLayer = Layer.unwrapScoped(
 const configured = (url: string): SessionLayer =>
   Layer.provideMerge(LookerTls.layerConfig(), Layer.effectDiscard(Console.log(`touring the Looker API at ${url}`)))
 
+/** The Looker emulator on loopback with the client on it (the demo's). */
+export const emulatedSession = emulated
+
 const session: SessionLayer = Layer.unwrapEffect(
   Effect.map(
     Config.option(Config.string("LOOKERSDK_BASE_URL")),

@@ -72,7 +72,8 @@ const profile = Effect.map(Config.option(Config.string("WHYLABS_PROFILE")), (pat
     })
   }))
 
-const program = Effect.gen(function*() {
+/** The guest upload: a session, the profile PUT to its presigned URL, the link. */
+export const guestUpload = Effect.gen(function*() {
   const whylabs = yield* WhyLabs.Sessions
   const { body, size } = yield* profile
   const session = yield* whylabs.createSession({ userId: "effect-sessions-example" })
@@ -88,8 +89,13 @@ const program = Effect.gen(function*() {
   yield* Console.log(`whylabs: observatory link: ${uploaded.observatoryUrl}`)
 })
 
-program.pipe(
-  Effect.provide(sessions),
-  Effect.provide(UndiciHttpClient.layer),
-  NodeRuntime.runMain
-)
+/** The WhyLabs emulator on loopback, for a program that provides an `HttpClient` (the demo). */
+export const emulatedSessions = emulated
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  guestUpload.pipe(
+    Effect.provide(sessions),
+    Effect.provide(UndiciHttpClient.layer),
+    NodeRuntime.runMain
+  )
+}
