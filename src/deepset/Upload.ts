@@ -107,7 +107,7 @@ export interface UploadReport {
   readonly ingestion?: (IngestionCounts & { readonly timedOut: boolean }) | undefined
 }
 
-/** What the upload flow needs of the client. @since 0.1.0 */
+/** What the upload flow needs of the client. @internal */
 export interface Dependencies {
   readonly client: ApiClient.ApiClient
   readonly create: (
@@ -164,9 +164,9 @@ const badOption = (field: string, message: string) =>
   )
 
 /**
- * The upload flow on a client's operations.
+ * The upload flow on a client's operations (`UploadSessions` wires it).
  *
- * @since 0.1.0
+ * @internal
  */
 export const make = (deps: Dependencies): Upload => (workspace, files, options) =>
   Effect.suspend(() => {

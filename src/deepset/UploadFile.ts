@@ -55,7 +55,8 @@ export interface Content {
   readonly readAll?: (() => Effect.Effect<Uint8Array, UploadFileError>) | undefined
 }
 
-const TypeId: unique symbol = Symbol.for("effect-sessions/Deepset/UploadFile")
+/** Marks an {@link UploadFile}. @since 0.1.0 */
+export const TypeId: unique symbol = Symbol.for("effect-sessions/Deepset/UploadFile")
 
 /** One file to upload. @since 0.1.0 */
 export interface UploadFile {
