@@ -8,56 +8,29 @@
  * the real wire.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
 import { Deepset } from "../../src/index.js"
 import * as DeepsetEmulator from "../../src/testing/DeepsetEmulator.js"
 import * as Loopback from "../../src/testing/Loopback.js"
-import { venv } from "../support/Venvs.js"
+import { describeWithVenv, needVenv, runPython } from "../support/Venvs.js"
 
 const apiKey = "dc-python-sdk-key-5f6e7d8c"
 const workspace = "sdk-ws"
 const script = NodePath.resolve(import.meta.dirname, "sdk_upload.py")
-const deepsetVenv = venv("deepset")
-const ci = process.env["CI"] === "true"
 const fileCount = 30 // above the SDK's DIRECT_UPLOAD_THRESHOLD (20): it uses an upload session
 
-const python = (interpreter: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
-  Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
-    const child = ChildProcess.spawn(interpreter, [script, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-      cwd: Os.tmpdir(), // no stray .env file
-      env: { ...process.env, ...env }
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")))
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 240_000)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resume(Effect.succeed({ code, stdout, stderr }))
-    })
-    return Effect.sync(() => child.pid !== undefined && child.exitCode === null && process.kill(child.pid, "SIGKILL"))
-  })
-
-describe("deepset-cloud-sdk (the official Python SDK) against the emulator", () => {
-  if (!deepsetVenv.ok && !ci) {
-    it.skip(`skipped: ${deepsetVenv.reason}`, () => {})
-    return
-  }
-
+describeWithVenv("deepset", "deepset-cloud-sdk (the official Python SDK) against the emulator", () => {
   it.live("upload (blocking, progress bars) and upload_texts: every file arrives, sessions end closed and ingested, streamFiles lists them", () =>
     Effect.gen(function*() {
-      if (!deepsetVenv.ok) throw new Error(deepsetVenv.reason) // CI: a missing venv fails
+      const deepsetVenv = yield* needVenv("deepset")
       const dir = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "es-sdk-upload-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
       const contents = new Map<string, string>()
@@ -71,10 +44,11 @@ describe("deepset-cloud-sdk (the official Python SDK) against the emulator", () 
 
       const emulator = yield* DeepsetEmulator.make({ apiKey, ingestionTime: "1 second" })
       const served = yield* Loopback.serve(emulator.app)
-      const run = yield* python(deepsetVenv.python, [dir, workspace], {
-        API_URL: `${served.url}/api/v1`,
-        API_KEY: apiKey,
-        DEFAULT_WORKSPACE_NAME: workspace
+      const run = yield* runPython(deepsetVenv.python, script, {
+        args: [dir, workspace],
+        cwd: Os.tmpdir(), // no stray .env file
+        timeoutMs: 240_000,
+        env: { API_URL: `${served.url}/api/v1`, API_KEY: apiKey, DEFAULT_WORKSPACE_NAME: workspace }
       })
       expect(run.code, run.stderr.slice(-3000)).toBe(0)
       const results = run.stdout.split("\n").filter((l) => l.startsWith("{\"call\"")).map((l) => JSON.parse(l))

@@ -4,54 +4,28 @@
  * against the emulator on loopback: the emulator speaks Looker as the
  * official client family expects it.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as ChildProcess from "node:child_process"
 import * as NodePath from "node:path"
 import * as Loopback from "../../src/testing/Loopback.js"
 import * as LookerEmulator from "../../src/testing/LookerEmulator.js"
-import { venv } from "../support/Venvs.js"
+import { describeWithVenv, needVenv, runPython } from "../support/Venvs.js"
 
 const script = NodePath.resolve(import.meta.dirname, "python_sdk_session.py")
-const looker = venv("looker")
-const ci = process.env["CI"] === "true"
 
-const python = (interpreter: string, env: Record<string, string>) =>
-  Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
-    const child = ChildProcess.spawn(interpreter, [script], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env }
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")))
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resume(Effect.succeed({ code, stdout, stderr }))
-    })
-    return Effect.sync(() => child.pid !== undefined && child.exitCode === null && process.kill(child.pid, "SIGKILL"))
-  })
-
-describe("looker-sdk (the official Python SDK) against the emulator", () => {
-  if (!looker.ok && !ci) {
-    it.skip(`skipped: ${looker.reason}`, () => {})
-    return
-  }
-
+describeWithVenv("looker", "looker-sdk (the official Python SDK) against the emulator", () => {
   it.live("logs in, reads and updates the session, and logs out", () =>
     Effect.gen(function*() {
-      if (!looker.ok) throw new Error(looker.reason) // CI: a missing venv fails
+      const looker = yield* needVenv("looker")
       const emulator = yield* LookerEmulator.make({ sudoUserId: 7 })
       const served = yield* Loopback.serve(emulator.app)
-      const run = yield* python(looker.python, {
+      const run = yield* runPython(looker.python, script, { cleanEnv: true, env: {
         LOOKERSDK_BASE_URL: served.url,
         LOOKERSDK_CLIENT_ID: LookerEmulator.defaultClientId,
         LOOKERSDK_CLIENT_SECRET: LookerEmulator.defaultClientSecret,
         LOOKERSDK_VERIFY_SSL: "true",
         LOOKERSDK_TIMEOUT: "30"
-      })
+      } })
       expect(run.code, run.stderr).toBe(0)
       expect(JSON.parse(run.stdout)).toEqual({
         before: "production",

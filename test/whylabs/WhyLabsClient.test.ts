@@ -4,48 +4,25 @@
  * loopback, each without an error, and PUTs a profile to the upload URL: the
  * emulator's answers satisfy the official client's own models and checks.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as ChildProcess from "node:child_process"
 import * as NodePath from "node:path"
 import * as Loopback from "../../src/testing/Loopback.js"
 import * as WhyLabsEmulator from "../../src/testing/WhyLabsEmulator.js"
-import { venv } from "../support/Venvs.js"
+import { describeWithVenv, needVenv, runPython } from "../support/Venvs.js"
 
 const apiKey = "wl-python-key-0a1b2c3d"
 const orgId = "org-python"
 const script = NodePath.resolve(import.meta.dirname, "seven_operations.py")
-const whylabs = venv("whylabs")
-const ci = process.env["CI"] === "true"
 
-const python = (interpreter: string, args: ReadonlyArray<string>) =>
-  Effect.async<{ code: number | null; stdout: string; stderr: string }>((resume) => {
-    const child = ChildProcess.spawn(interpreter, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")))
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resume(Effect.succeed({ code, stdout, stderr }))
-    })
-    return Effect.sync(() => child.pid !== undefined && child.exitCode === null && process.kill(child.pid, "SIGKILL"))
-  })
-
-describe("whylabs-client (the seed's Python client) against the emulator", () => {
-  if (!whylabs.ok && !ci) {
-    it.skip(`skipped: ${whylabs.reason}`, () => {})
-    return
-  }
-
+describeWithVenv("whylabs", "whylabs-client (the seed's Python client) against the emulator", () => {
   it.live("calls all seven operations, each without an error, and uploads a profile", () =>
     Effect.gen(function*() {
-      if (!whylabs.ok) throw new Error(whylabs.reason) // CI: a missing venv fails
+      const whylabs = yield* needVenv("whylabs")
       const emulator = yield* WhyLabsEmulator.make({ apiKey, orgId })
       const served = yield* Loopback.serve(emulator.app)
-      const run = yield* python(whylabs.python, [served.url, apiKey, orgId])
+      const run = yield* runPython(whylabs.python, script, { args: [served.url, apiKey, orgId] })
       expect(run.stderr).toBe("")
       expect(run.code).toBe(0)
       const out = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>
