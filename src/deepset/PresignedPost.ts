@@ -1,20 +1,17 @@
 /**
- * The body of an S3 presigned POST as a stream: every policy field, then the
- * `file` part, as `multipart/form-data` with an exact `content-length` (S3
- * wants one; it refuses chunked POSTs). Encoded the way the web platform's
- * `FormData` serializer encodes (names and file names with `"`, CR and LF
- * percent-escaped, UTF-8), but streaming the file from any source: a
+ * The body of an S3 presigned POST: every policy field, then the `file` part,
+ * as `multipart/form-data` with an exact `content-length` (S3 refuses chunked
+ * POSTs). The framing is `form-data-encoder`'s (the web platform's rules:
+ * names escaped, UTF-8, the length computed); the file's bytes stream between
+ * its head and tail from any source. A real
  * `FormData` takes only `Blob`s, and Node 20 reads a disk-backed `Blob`
  * (`fs.openAsBlob`) whole into memory when it is sent (measured: 571 MB of
- * RSS for a 500 MB file), which is what this module exists to avoid.
+ * RSS for a 500 MB file), which is what streaming the file avoids.
  *
  * @since 0.1.0
  */
 import * as Stream from "effect/Stream"
-
-const encoder = new TextEncoder()
-
-const escapeName = (name: string): string => name.replace(/\r/g, "%0D").replace(/\n/g, "%0A").replace(/"/g, "%22")
+import { FormDataEncoder, type FormDataLike } from "form-data-encoder"
 
 /** A body: its content type (with the boundary), length, and bytes. @since 0.1.0 */
 export interface Body<E> {
@@ -23,6 +20,49 @@ export interface Body<E> {
   readonly open: () => Stream.Stream<Uint8Array, E>
   /** The whole body in one buffer, given the file's bytes (for small files: one write, no stream). */
   readonly whole: (file: Uint8Array) => Uint8Array
+}
+
+/**
+ * The file part as `form-data-encoder` reads a `File`: name, type and size.
+ * Its bytes are never read through it (the encoder is used for the framing).
+ */
+class FilePart {
+  readonly [Symbol.toStringTag] = "File"
+  readonly lastModified = 0
+  constructor(readonly name: string, readonly type: string, readonly size: number) {}
+  stream(): AsyncIterable<Uint8Array> {
+    throw new TypeError("PresignedPost streams the file itself")
+  }
+}
+
+type Entry = readonly [string, string | FilePart]
+
+/** The parts in order, as the `FormData` interface `form-data-encoder` reads (it only iterates them). */
+class Parts {
+  readonly [Symbol.toStringTag] = "FormData"
+  constructor(readonly list: ReadonlyArray<Entry>) {}
+  append(): void {
+    throw new TypeError("PresignedPost parts are fixed")
+  }
+  getAll(name: string): Array<string | FilePart> {
+    return this.list.filter(([n]) => n === name).map(([, v]) => v)
+  }
+  entries(): IterableIterator<Entry> {
+    return this.list[Symbol.iterator]()
+  }
+  [Symbol.iterator](): IterableIterator<Entry> {
+    return this.entries()
+  }
+}
+
+const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
 }
 
 /**
@@ -39,27 +79,27 @@ export const encode = <E>(options: {
   readonly size: number
   readonly open: () => Stream.Stream<Uint8Array, E>
 }): Body<E> => {
-  let head = ""
-  for (const name in options.fields) {
-    head += `--${options.boundary}\r\nContent-Disposition: form-data; name="${escapeName(name)}"\r\n\r\n${
-      options.fields[name] ?? ""
-    }\r\n`
+  const parts = new Parts([
+    ...Object.entries(options.fields),
+    ["file", new FilePart(options.fileName, options.contentType.replace(/[\r\n]/g, ""), options.size)]
+  ])
+  // `Parts` holds a `File`-like part, which the encoder accepts (it checks the shape, not the class).
+  const encoder = new FormDataEncoder(parts as unknown as FormDataLike, options.boundary)
+  // The encoder's parts in order: the bytes before the file (fields, the file's header), the file, the rest.
+  const head: Array<Uint8Array> = []
+  const tail: Array<Uint8Array> = []
+  let afterFile = false
+  for (const part of encoder.values()) {
+    if (part instanceof Uint8Array) (afterFile ? tail : head).push(part)
+    else afterFile = true
   }
-  head += `--${options.boundary}\r\nContent-Disposition: form-data; name="file"; filename="${
-    escapeName(options.fileName)
-  }"\r\nContent-Type: ${options.contentType.replace(/[\r\n]/g, "")}\r\n\r\n`
-  const headBytes = encoder.encode(head)
-  const tailBytes = encoder.encode(`\r\n--${options.boundary}--\r\n`)
+  const headBytes = concat(head)
+  const tailBytes = concat(tail)
   return {
-    contentType: `multipart/form-data; boundary=${options.boundary}`,
-    contentLength: headBytes.length + options.size + tailBytes.length,
+    contentType: encoder.contentType,
+    contentLength: Number(encoder.contentLength),
+    // The file's own stream between the two, so its failures keep their type.
     open: () => Stream.concat(Stream.succeed(headBytes), Stream.concat(options.open(), Stream.succeed(tailBytes))),
-    whole: (file) => {
-      const out = new Uint8Array(headBytes.length + file.length + tailBytes.length)
-      out.set(headBytes, 0)
-      out.set(file, headBytes.length)
-      out.set(tailBytes, headBytes.length + file.length)
-      return out
-    }
+    whole: (file) => concat([headBytes, file, tailBytes])
   }
 }
