@@ -61,6 +61,7 @@ describe("Deepset.upload memory", () => {
         bytes: number
         sha256: string
         maxRssKiB: number
+        baselineKiB: number
       }
       expect(result.failed).toEqual([])
       expect(result.uploaded).toBe(1)
@@ -69,7 +70,7 @@ describe("Deepset.upload memory", () => {
       expect(stored.size).toBe(megabytes * 1024 * 1024)
       expect(stored.sha256).toBe(result.sha256)
       expect(stored.bytes).toBeUndefined()
-      console.log(`peak RSS of the uploading child: ${(result.maxRssKiB / 1024).toFixed(0)} MB for ${megabytes} MB`)
+      console.log(`peak RSS of the uploading child: ${(result.maxRssKiB / 1024).toFixed(0)} MB for ${megabytes} MB (before the upload: ${(result.baselineKiB / 1024).toFixed(0)} MB)`)
       expect(result.maxRssKiB / 1024).toBeLessThan(150)
     }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)), 600_000)
 })

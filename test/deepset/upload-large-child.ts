@@ -32,6 +32,7 @@ const program = Effect.gen(function*() {
   return yield* deepset.upload("default", Stream.make(UploadFiles.fromPath(path)))
 }).pipe(Effect.provide(UndiciHttpClient.layer))
 
+const baselineKiB = Math.round(process.memoryUsage().rss / 1024)
 Effect.runPromise(program).then((report) => {
   process.stdout.write(JSON.stringify({
     sessionId: report.sessionId,
@@ -39,6 +40,7 @@ Effect.runPromise(program).then((report) => {
     failed: report.failedUploads.map((f) => String(f.error)),
     bytes: report.bytes,
     sha256: hash.digest("hex"),
-    maxRssKiB: process.resourceUsage().maxRSS
+    maxRssKiB: process.resourceUsage().maxRSS,
+    baselineKiB
   }) + "\n")
 })
