@@ -12,6 +12,7 @@
  */
 import * as Stream from "effect/Stream"
 import { FormDataEncoder, type FormDataLike } from "form-data-encoder"
+import * as Bytes from "../core/Bytes.js"
 
 /** A body: its content type (with the boundary), length, and bytes. @since 0.1.0 */
 export interface Body<E> {
@@ -55,16 +56,6 @@ class Parts {
   }
 }
 
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
-}
-
 /**
  * `fields` in order, then `file` (named `fileName`, of `contentType`, `size`
  * bytes long) under `boundary` (a token of letters, digits and `-`).
@@ -93,13 +84,13 @@ export const encode = <E>(options: {
     if (part instanceof Uint8Array) (afterFile ? tail : head).push(part)
     else afterFile = true
   }
-  const headBytes = concat(head)
-  const tailBytes = concat(tail)
+  const headBytes = Bytes.concat(head)
+  const tailBytes = Bytes.concat(tail)
   return {
     contentType: encoder.contentType,
     contentLength: Number(encoder.contentLength),
     // The file's own stream between the two, so its failures keep their type.
     open: () => Stream.concat(Stream.succeed(headBytes), Stream.concat(options.open(), Stream.succeed(tailBytes))),
-    whole: (file) => concat([headBytes, file, tailBytes])
+    whole: (file) => Bytes.concat([headBytes, file, tailBytes])
   }
 }

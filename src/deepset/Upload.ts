@@ -27,6 +27,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as ApiClient from "../core/ApiClient.js"
 import * as ApiError from "../core/ApiError.js"
+import * as Bytes from "../core/Bytes.js"
 import * as PresignedPost from "./PresignedPost.js"
 import type * as Schemas from "./Schemas.js"
 import * as UploadFile from "./UploadFile.js"
@@ -130,19 +131,6 @@ const encoder = new TextEncoder()
 /** Files up to this size are sent from one buffer; larger ones stream. @since 0.1.0 */
 export const wholeBodyUpTo = 1024 * 1024
 
-const concatChunks = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0]
-  let size = 0
-  for (const c of chunks) size += c.length
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const c of chunks) {
-    out.set(c, offset)
-    offset += c.length
-  }
-  return out
-}
-
 interface Tally {
   uploaded: number
   bytes: number
@@ -206,7 +194,7 @@ export const make = (deps: Dependencies): Upload => (workspace, files, options) 
       // A small file is read once into one buffer (at most `concurrency` × 1 MiB held): one write, no stream per attempt.
       if (content.size > wholeBodyUpTo) return send(ApiClient.streamBody(body.contentType, body.open, body.contentLength))
       const whole = content.readAll?.() ??
-        Effect.map(Stream.runCollect(content.open()), (chunks) => concatChunks(Chunk.toReadonlyArray(chunks)))
+        Effect.map(Stream.runCollect(content.open()), (chunks) => Bytes.concat(Chunk.toReadonlyArray(chunks)))
       return Effect.flatMap(whole, (file): Effect.Effect<void, ApiError.ApiError | UploadFile.UploadFileError> => {
         if (file.length !== content.size) {
           return Effect.fail(

@@ -25,6 +25,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
+import * as Bytes from "../core/Bytes.js"
 import * as Faults from "./Faults.js"
 
 /** An incremental SHA-256 (`@noble/hashes` by default; `node:crypto`'s `createHash("sha256")` fits too). @since 0.1.0 */
@@ -281,17 +282,6 @@ interface MutableObject {
 
 const RECENT = 100
 
-const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
-  if (chunks.length === 1 && chunks[0] !== undefined && chunks[0].length === size) return chunks[0]
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const c of chunks) {
-    out.set(c, offset)
-    offset += c.length
-  }
-  return out
-}
-
 /** Hashes, counts and (up to `keepUpTo`) keeps the chunks of one body. */
 class Sink {
   size = 0
@@ -313,7 +303,7 @@ class Sink {
     return {
       size: this.size,
       sha256: hex(this.hash.digest()),
-      bytes: this.chunks === undefined ? undefined : concat(this.chunks, this.size)
+      bytes: this.chunks === undefined ? undefined : Bytes.concat(this.chunks)
     }
   }
 }

@@ -26,13 +26,13 @@ import type * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
 import * as Jupyter from "../../src/jupyter/index.js"
 import * as InMemory from "../../src/testing/InMemory.js"
 import * as JupyterEmulator from "../../src/testing/JupyterEmulator.js"
 import { venv } from "./Venvs.js"
+import { freePort } from "./Ports.js"
 
 /** The Jupyter Server lines the suite runs against. */
 export type ServerVersion = JupyterEmulator.Version
@@ -98,17 +98,6 @@ export interface RealServer {
   /** How long it took from spawn to answering `GET {url}api`. */
   readonly startup: Duration.Duration
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 const exited = (child: ChildProcess.ChildProcess, timeoutMs: number): Promise<boolean> =>
   child.exitCode !== null || child.signalCode !== null

@@ -18,8 +18,10 @@
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as NodePath from "node:path"
+import { freePort } from "./Ports.js"
+
+export { freePort }
 
 const root = NodePath.resolve(import.meta.dirname, "../..")
 const binary = NodePath.join(root, "node_modules/.bin/prism")
@@ -40,17 +42,6 @@ export interface Prism {
   readonly settle: () => Promise<void>
   readonly stop: () => Promise<void>
 }
-
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 // eslint-disable-next-line no-control-regex
 const ansi = /\u001b\[[0-9;]*m/g
