@@ -9,7 +9,7 @@
  * const program = Effect.gen(function*() {
  *   const whylabs = yield* WhyLabs.Sessions
  *   const { id } = yield* whylabs.createSession({ userId: "me" })
- *   const uploaded = yield* whylabs.uploadProfile(id, profileBytes, { datasetTimestamp: new Date() })
+ *   const uploaded = yield* whylabs.uploadProfile(id, profileBytes, { datasetTimestamp: yield* DateTime.now })
  *   yield* Console.log(uploaded.observatoryUrl)
  * })
  * program.pipe(Effect.provide(WhyLabs.layerConfig()), Effect.provide(UndiciHttpClient.layer))
