@@ -2,6 +2,7 @@
  * What the bench's three roles share: the shapes they exchange, timing
  * helpers, and table formatting. No side effects.
  */
+import type { ChildProcess } from "node:child_process"
 import * as Os from "node:os"
 
 /** One variant's measurements: metric name → number. */
@@ -195,4 +196,24 @@ export let measuredFromUs: number | undefined
 /** Marks the start of measurement (the first call wins). */
 export const markMeasured = (): void => {
   if (process.env["BENCH_PROFILE"] === "1") measuredFromUs ??= Number(process.hrtime.bigint() / 1000n)
+}
+
+/** Stops a child by PID: SIGTERM, then SIGKILL after 10 s. */
+export const stopChild = (child: ChildProcess): Promise<void> =>
+  new Promise<void>((resolve) => {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return resolve()
+    const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGKILL"), 10_000)
+    child.once("exit", () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    process.kill(child.pid, "SIGTERM")
+  })
+
+/** The median of the finite values (NaN when none). */
+export const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].filter(Number.isFinite).sort((a, b) => a - b)
+  if (sorted.length === 0) return Number.NaN
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }

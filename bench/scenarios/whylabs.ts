@@ -20,6 +20,7 @@ import type * as EffectNS from "effect/Effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { median, stopChild } from "../lib.js"
 import type { Scenario, ScenarioContext, ScenarioResult } from "./Scenario.js"
 
 type Metrics = Record<string, number>
@@ -271,23 +272,6 @@ const startServer = (outDir: string, started: Array<ChildProcess>) =>
     })
   })
 
-const stop = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return resolve()
-    const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGKILL"), 10_000)
-    child.once("exit", () => {
-      clearTimeout(timer)
-      resolve()
-    })
-    process.kill(child.pid, "SIGTERM")
-  })
-
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].filter(Number.isFinite).sort((a, b) => a - b)
-  if (sorted.length === 0) return Number.NaN
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 
 const medians = (runs: ReadonlyArray<Metrics>): Metrics => {
   const out: Metrics = {}
@@ -339,7 +323,7 @@ const run = async (context: ScenarioContext): Promise<ScenarioResult> => {
       ]
     }
   } finally {
-    await Promise.all(started.splice(0).map(stop))
+    await Promise.all(started.splice(0).map(stopChild))
   }
 }
 
