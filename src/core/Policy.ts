@@ -24,6 +24,7 @@ import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import { globalValue } from "effect/GlobalValue"
+import * as Stream from "effect/Stream"
 
 /**
  * A client-side rate limit: at most `limit` requests per `interval`, spread
@@ -58,16 +59,31 @@ export interface Policy {
   readonly rateLimit: RateLimit | undefined
 }
 
-/** What a caller may set: a subset, durations in every `DurationInput` form. @since 0.1.0 */
+/**
+ * What a caller may set: any subset of {@link Policy}, durations in every
+ * `DurationInput` form (`"10 seconds"`, `Duration.minutes(2)`, a number of
+ * milliseconds, `Duration.infinity` for none).
+ *
+ * @since 0.1.0
+ */
 export interface PolicyInput {
+  /** Retries after the first attempt (default 4; negative counts as 0). */
   readonly maxRetries?: number
+  /** The first backoff delay; each retry doubles it (default 200 ms). */
   readonly baseDelay?: Duration.DurationInput
+  /** The longest backoff delay (default 10 s). */
   readonly maxDelay?: Duration.DurationInput
+  /** The share of each backoff delay that is random, 0 to 1 (default 0.5). */
   readonly jitter?: number
+  /** The longest `Retry-After` waited for; a longer one fails at once, carrying it (default 60 s). */
   readonly retryAfterCap?: Duration.DurationInput
+  /** Time for one attempt, the response body included (default 30 s). */
   readonly attemptTimeout?: Duration.DurationInput
+  /** Time for the whole call: rate-limit slot, login, every backoff and attempt (default 2 min). */
   readonly deadline?: Duration.DurationInput
+  /** Statuses retried for operations safe to replay (default 408, 429, 500, 502, 503, 504). */
   readonly retryStatuses?: ReadonlyArray<number>
+  /** At most `limit` requests per `interval` for the whole layer (a token bucket); `undefined` for none (the default). */
   readonly rateLimit?: { readonly limit: number; readonly interval: Duration.DurationInput } | undefined
 }
 
@@ -116,23 +132,33 @@ export const currentOverrides: FiberRef.FiberRef<PolicyInput | undefined> = glob
 )
 
 /**
- * Runs an effect with a policy override for every client call inside it
- * (laid over the layer's policy; inner overrides win).
+ * Runs an effect, or a stream, with a policy override for every client call
+ * inside it (laid over the layer's policy; inner overrides win). For a stream
+ * the override holds for as long as the stream runs, in the pages it fetches
+ * ahead too.
  *
  * ```ts
  * deepset.create("ws", {}).pipe(Policy.withPolicy({ attemptTimeout: "5 seconds", maxRetries: 0 }))
+ * deepset.streamFiles("ws", id).pipe(Policy.withPolicy({ deadline: "10 seconds" }))
  * ```
  *
  * @since 0.1.0
  */
 export const withPolicy: {
-  (input: PolicyInput): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  <A, E, R>(self: Effect.Effect<A, E, R>, input: PolicyInput): Effect.Effect<A, E, R>
-} = dual(
-  2,
-  <A, E, R>(self: Effect.Effect<A, E, R>, input: PolicyInput): Effect.Effect<A, E, R> =>
-    Effect.locallyWith(self, currentOverrides, (outer) => (outer === undefined ? input : { ...outer, ...input }))
-)
+  (input: PolicyInput): <Self extends Wrappable>(self: Self) => Self
+  <Self extends Wrappable>(self: Self, input: PolicyInput): Self
+} = dual(2, <Self extends Wrappable>(self: Self, input: PolicyInput): Self => {
+  const lay = (outer: PolicyInput | undefined): PolicyInput => (outer === undefined ? input : { ...outer, ...input })
+  if (Stream.StreamTypeId in self) {
+    // In the stream's own scope: its pulls, and the fibers it forks for prefetch, see the override.
+    const stream = self as Stream.Stream<unknown, unknown, unknown>
+    return Stream.unwrapScoped(Effect.as(Effect.locallyScopedWith(currentOverrides, lay), stream)) as unknown as Self
+  }
+  return Effect.locallyWith(self as Effect.Effect<unknown, unknown, unknown>, currentOverrides, lay) as unknown as Self
+})
+
+/** What {@link withPolicy} wraps: an effect or a stream. @since 0.1.0 */
+export type Wrappable = Effect.Effect<unknown, unknown, unknown> | Stream.Stream<unknown, unknown, unknown>
 
 /** The policy in force for a call: the layer's, with the fiber's overrides. @internal */
 export const resolve = (base: Policy, overrides: PolicyInput | undefined): Policy =>

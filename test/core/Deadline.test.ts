@@ -12,10 +12,12 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as ApiClient from "../../src/core/ApiClient.js"
 import type * as ApiError from "../../src/core/ApiError.js"
 import * as Credentials from "../../src/core/Credentials.js"
+import * as Paginate from "../../src/core/Paginate.js"
 import * as Path from "../../src/core/Path.js"
 import * as Policy from "../../src/core/Policy.js"
 import * as Scripted from "../support/Scripted.js"
@@ -156,5 +158,53 @@ describe("the rate limiter", () => {
       // 2 at once, then one every 500 ms: the 6th at 2 s
       expect(elapsed).toBeGreaterThanOrEqual(2_000)
       expect(elapsed).toBeLessThanOrEqual(2_000 + 20)
+    }))
+})
+
+describe("Policy.withPolicy", () => {
+  it.effect("wraps a stream: every page the stream fetches, prefetched ones included, runs under the override", () =>
+    Effect.gen(function*() {
+      // pages 1 and 2 answer; page 3 answers 503 once, then 200
+      let page3 = 0
+      const s = Scripted.make((request) => {
+        const page = Number(new URL(request.url).searchParams.get("page"))
+        if (page === 3 && page3++ === 0) return Scripted.json(503, {})
+        return Scripted.json(200, { data: [page], has_more: page < 4, total: 4 })
+      })
+      const client = yield* clientOn(s, { maxRetries: 3, baseDelay: "1 second", jitter: 0 })
+      const Page = Schema.Struct({ data: Schema.Array(Schema.Number), has_more: Schema.Boolean, total: Schema.Number })
+      const listing = Paginate.stream(
+        (page) =>
+          client.run({
+            operation: "list",
+            method: "GET",
+            path: Path.template("/things")({}),
+            query: { page },
+            idempotent: true,
+            response: ApiClient.decoder(Page)
+          }),
+        { pageSize: 1, prefetch: 3 }
+      )
+      // without the override the 503 is retried and the listing completes
+      const retried = yield* timed(Stream.runCollect(listing) as Effect.Effect<unknown, ApiError.ApiError>, "100 millis")
+      expect(Exit.isSuccess(retried.exit)).toBe(true)
+      page3 = 0
+      const noRetries = yield* timed(
+        Stream.runCollect(listing.pipe(Policy.withPolicy({ maxRetries: 0 }))) as Effect.Effect<unknown, ApiError.ApiError>,
+        "100 millis"
+      )
+      expect(Exit.isFailure(noRetries.exit)).toBe(true)
+      // an effect still takes it as before
+      page3 = 0
+      const one = client.run({
+        operation: "list",
+        method: "GET",
+        path: Path.template("/things")({}),
+        query: { page: 3 },
+        idempotent: true,
+        response: ApiClient.decoder(Page)
+      })
+      const effect = yield* timed(one.pipe(Policy.withPolicy({ maxRetries: 0 })), "100 millis")
+      expect(Exit.isFailure(effect.exit)).toBe(true)
     }))
 })
