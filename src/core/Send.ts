@@ -1,8 +1,8 @@
 /**
  * One attempt on the wire, bounded by a time budget: over the transport's
- * fast path when it has one (effect-sessions' undici client) and the body is
- * held whole (text or bytes), otherwise over any `HttpClient` (the generic
- * path; streamed bodies always take it).
+ * fast path when it has one (effect-sessions' undici client; a streamed body
+ * goes to it as an async iterable, opened anew for each attempt), otherwise
+ * over any `HttpClient` (the generic path).
  *
  * The generic path forks no fiber. Under the live `Clock` the budget is a
  * native timer that aborts the request through the `AbortSignal` the
@@ -29,6 +29,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { globalValue } from "effect/GlobalValue"
+import * as Stream from "effect/Stream"
 import type * as Outgoing from "./Outgoing.js"
 import * as Transport from "./Transport.js"
 
@@ -82,6 +83,37 @@ const manualRedirects = (fiber: { readonly currentContext: Context.Context<never
   const init = Context.getOption(fiber.currentContext as Context.Context<FetchHttpClient.RequestInit>, FetchHttpClient.RequestInit)
   if (init._tag === "Some" && (init.value.redirect === "manual" || init.value.redirect === "error")) return undefined
   return { ...(init._tag === "Some" ? init.value : {}), redirect: "manual" as const }
+}
+
+/**
+ * The fast path's form of a request: a whole body as it is, a streamed one
+ * opened for this attempt as an async iterable (with its length, when known).
+ */
+const fastOutgoing = (out: Outgoing.Prepared): Transport.Outgoing => {
+  const body = out.body
+  if (body === undefined) return { method: out.method, origin: out.origin, path: out.path, headers: out.headers, body: undefined }
+  switch (body._tag) {
+    case "Text":
+      return { method: out.method, origin: out.origin, path: out.path, headers: out.headers, body: body.text }
+    case "Bytes":
+      return {
+        method: out.method,
+        origin: out.origin,
+        path: out.path,
+        headers: { ...out.headers, "content-length": String(body.bytes.byteLength) },
+        body: body.bytes
+      }
+    case "Stream":
+      return {
+        method: out.method,
+        origin: out.origin,
+        path: out.path,
+        headers: body.contentLength === undefined
+          ? out.headers
+          : { ...out.headers, "content-length": String(body.contentLength) },
+        body: Stream.toAsyncIterable(body.open())
+      }
+  }
 }
 
 /** Sends attempts for one client. @since 0.1.0 */
@@ -175,19 +207,8 @@ export const make = (http: HttpClient.HttpClient): Sender => {
 
   return {
     send: (out, budgetMillis, clock) =>
-      fast !== undefined && isLiveClock(clock) && (out.body === undefined || out.body._tag !== "Stream")
-        ? fast.exchange(
-          {
-            method: out.method,
-            origin: out.origin,
-            path: out.path,
-            headers: out.body?._tag === "Bytes"
-              ? { ...out.headers, "content-length": String(out.body.bytes.byteLength) }
-              : out.headers,
-            body: out.body === undefined ? undefined : out.body._tag === "Text" ? out.body.text : out.body.bytes
-          },
-          timed(budgetMillis) ? Math.max(0, budgetMillis) : Infinity
-        )
+      fast !== undefined && isLiveClock(clock)
+        ? fast.exchange(fastOutgoing(out), timed(budgetMillis) ? Math.max(0, budgetMillis) : Infinity)
         : generic(out, budgetMillis, clock)
   }
 }

@@ -27,8 +27,8 @@ export interface Outgoing {
   /** Path and query (`/api/x?y=1`). */
   readonly path: string
   readonly headers: Readonly<Record<string, string>>
-  /** The whole body (text or bytes), if any. */
-  readonly body: string | Uint8Array | undefined
+  /** The body, if any: whole (text or bytes), or streamed (read once, for this attempt only). */
+  readonly body: string | Uint8Array | AsyncIterable<Uint8Array> | undefined
 }
 
 /** A whole answer. @since 0.1.0 */

@@ -164,7 +164,8 @@ export const makeFastPath = (dispatcher: Dispatcher): Transport.FastPath => ({
           path: request.path,
           method: request.method as Dispatcher.HttpMethod,
           headers: request.headers,
-          body: request.body ?? null,
+          // undici takes an async iterable body too (its types list only the other forms)
+          body: (request.body ?? null) as Exclude<Dispatcher.DispatchOptions["body"], undefined>,
           headersTimeout: 0,
           bodyTimeout: 0
         },

@@ -60,7 +60,7 @@ export const fromPath = (
       open: () =>
         Stream.fromAsyncIterable(
           // Chunks of at most 64 KiB (fewer bytes in flight and awaiting collection), and no larger than the file.
-          Fs.createReadStream(path, { highWaterMark: Math.max(16 * 1024, Math.min(64 * 1024, size + 1)) }) as AsyncIterable<
+          Fs.createReadStream(path, { highWaterMark: Math.max(16 * 1024, Math.min(128 * 1024, size + 1)) }) as AsyncIterable<
             Uint8Array
           >,
           (cause) => readError(name, path, cause)
