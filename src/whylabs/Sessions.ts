@@ -65,13 +65,14 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
 import * as ApiClient from "../core/ApiClient.js"
 import * as ApiError from "../core/ApiError.js"
 import * as Credentials from "../core/Credentials.js"
 import * as Path from "../core/Path.js"
 import * as Policy from "../core/Policy.js"
 import * as Settings from "../core/Settings.js"
+import type { BodyOptions, Uploaded, UploadBody } from "./ProfileUpload.js"
+import * as ProfileUpload from "./ProfileUpload.js"
 import * as Schemas from "./Schemas.js"
 
 /** The WhyLabs API. @since 0.1.0 */
@@ -87,17 +88,11 @@ export const env = {
 /** Most profiles the observatory shows at once (the server's limit). @since 0.1.0 */
 export const maxObservatoryProfiles = 3
 
+export type { BodyOptions, Uploaded, UploadBody } from "./ProfileUpload.js"
+/** The upload `PUT`'s default policy (15 min per attempt, 1 h in all). @since 0.1.0 */
+export const defaultUploadPolicy = ProfileUpload.defaultUploadPolicy
 /** The content type of the profile bytes (as whylogs sends them). @since 0.1.0 */
-export const profileContentType = "application/octet-stream"
-
-/**
- * The policy of the upload `PUT` (laid over the layer's policy): an attempt
- * may take 15 minutes (a 200 MB profile on a slow uplink), the whole upload
- * an hour; retries as the layer's (503 `SlowDown` among them).
- *
- * @since 0.1.0
- */
-export const defaultUploadPolicy: Policy.PolicyInput = { attemptTimeout: "15 minutes", deadline: "1 hour" }
+export const profileContentType = ProfileUpload.profileContentType
 
 /** @since 0.1.0 */
 export interface Options {
@@ -114,24 +109,6 @@ export interface Options {
    * `Policy.withPolicy` around the call is laid over both.
    */
   readonly uploadPolicy?: Policy.PolicyInput | undefined
-}
-
-/**
- * Profile bytes to upload: bytes, a `Stream` (re-run for each attempt), or a
- * function that opens a fresh stream for each attempt (for sources that can
- * be read once only).
- *
- * @since 0.1.0
- */
-export type UploadBody =
-  | Uint8Array
-  | Stream.Stream<Uint8Array, unknown>
-  | (() => Stream.Stream<Uint8Array, unknown>)
-
-/** How the bytes go up. @since 0.1.0 */
-export interface BodyOptions {
-  /** The byte count of a stream body, sent as `Content-Length` (ignored for bytes, whose length is known). */
-  readonly size?: number | undefined
 }
 
 /** Options of {@link Service.createDatasetProfileUpload}. @since 0.1.0 */
@@ -154,12 +131,6 @@ export interface ReferenceProfileOptions {
 export interface ObservatoryLinkOptions {
   readonly batchProfileTimestamps?: ReadonlyArray<Schemas.Instant> | undefined
   readonly referenceProfileIds?: ReadonlyArray<string> | undefined
-}
-
-/** What an upload made: the profile's id and where to see it. @since 0.1.0 */
-export interface Uploaded {
-  readonly id: string
-  readonly observatoryUrl: string
 }
 
 /**
@@ -241,8 +212,6 @@ const referenceRequest = (options: ReferenceProfileOptions | undefined): Schemas
   ...(options?.region === undefined ? {} : { region: options.region })
 })
 
-const isStream = (u: unknown): u is Stream.Stream<Uint8Array, unknown> => Stream.StreamTypeId in Object(u)
-
 /**
  * The client on the `HttpClient` in context.
  *
@@ -319,75 +288,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       response: decodeReference
     })
 
-  /** The `PUT` of the bytes to a presigned URL: no credentials, its own policy, retried (idempotent). */
-  const put = (operation: string, uploadUrl: string, body: UploadBody, size: number | undefined) =>
-    client.run({
-      operation,
-      method: "PUT",
-      path: Either.right(""),
-      url: uploadUrl,
-      body: body instanceof Uint8Array
-        ? ApiClient.bytesBody(profileContentType, body)
-        : ApiClient.streamBody(profileContentType, isStream(body) ? () => body : body, size),
-      idempotent: true,
-      policy: uploadPolicy,
-      response: undefined
-    })
-
-  /** The fields an upload needs from a create answer, or the `DecodeError` naming the one missing (nothing sent). */
-  const target = (
-    operation: string,
-    created: {
-      readonly id?: string | undefined
-      readonly observatoryUrl?: string | undefined
-      readonly uploadUrl?: string | undefined
-    },
-    path: Either.Either<string, Path.BadSegment>
-  ): Either.Either<{ readonly uploaded: Uploaded; readonly uploadUrl: string }, ApiError.DecodeError> => {
-    const { id, observatoryUrl, uploadUrl } = created
-    const missing = uploadUrl === undefined ? "uploadUrl" : id === undefined ? "id" : observatoryUrl === undefined
-      ? "observatoryUrl"
-      : undefined
-    if (missing !== undefined || id === undefined || observatoryUrl === undefined || uploadUrl === undefined) {
-      return Either.left(
-        new ApiError.DecodeError({
-          api: "whylabs",
-          operation,
-          method: "POST",
-          url: urlOf(path),
-          path: missing ?? "(root)",
-          issue: "is missing",
-          message:
-            `whylabs ${operation}: the server's answer has no ${missing}, which the upload needs; no bytes were sent`
-        })
-      )
-    }
-    return Either.right({ uploaded: { id, observatoryUrl }, uploadUrl })
-  }
-
-  const upload = (
-    operation: string,
-    path: Either.Either<string, Path.BadSegment>,
-    created: Effect.Effect<
-      {
-        readonly id?: string | undefined
-        readonly observatoryUrl?: string | undefined
-        readonly uploadUrl?: string | undefined
-      },
-      ApiError.ApiError
-    >,
-    body: UploadBody,
-    size: number | undefined
-  ): Effect.Effect<Uploaded, ApiError.ApiError> => {
-    if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) {
-      return refuse(operation, "PUT", path, [{ field: "size", message: "must be a whole number of bytes ≥ 0" }])
-    }
-    return Effect.flatMap(created, (answer) =>
-      Either.match(target(operation, answer, path), {
-        onLeft: Effect.fail,
-        onRight: ({ uploadUrl, uploaded }) => Effect.as(put(operation, uploadUrl, body, size), uploaded)
-      }))
-  }
+  const upload = ProfileUpload.make({ client, uploadPolicy, urlOf, refuse })
 
   return Sessions.of({
     createSession: (request) =>
