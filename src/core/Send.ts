@@ -23,11 +23,11 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpMethod from "@effect/platform/HttpMethod"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import { globalValue } from "effect/GlobalValue"
 import * as Stream from "effect/Stream"
 import type * as Outgoing from "./Outgoing.js"
@@ -171,35 +171,42 @@ export const make = (http: HttpClient.HttpClient): Sender => {
         } as AbortController
         scopedRequests.set(final, tracked)
       }
-      const attempt = Effect.flatMap(executeWith(request, register), (response) =>
-        Effect.map(response.text, (text) => answerOf(response.status, response.headers, text)))
-      let effect: Effect.Effect<Transport.Exchange, Failure> = Effect.mapError(
-        attempt,
-        (error): Failure => (state.timedOut ? { _tag: "Timeout" } : { _tag: "Platform", error })
+      let attempt: Effect.Effect<Transport.Exchange, HttpClientError.HttpClientError> = Effect.flatMap(
+        executeWith(request, register),
+        (response) => Effect.map(response.text, (text) => answerOf(response.status, response.headers, text))
       )
       if (abortable === undefined) {
-        effect = Effect.ensuring(effect, Effect.sync(() => void (abortable ??= state.taken)))
+        attempt = Effect.ensuring(attempt, Effect.sync(() => void (abortable ??= state.taken)))
       }
       const init = manualRedirects(fiber)
-      if (init !== undefined) effect = Effect.provideService(effect, FetchHttpClient.RequestInit, init)
-      // With our controller registered the platform leaves aborting to us: on interruption, and on our timer.
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const settled = Effect.onExit(effect, (exit) =>
-        Effect.sync(() => {
-          if (timer !== undefined) clearTimeout(timer)
-          if (Exit.isInterrupted(exit)) state.controller?.abort()
-        }))
-      if (!timed(budgetMillis)) return settled
-      if (abortable === true && isLiveClock(clock)) {
-        // Fork-free: a native timer aborts the exchange, which then fails in this fiber.
-        const abort = () => {
+      if (init !== undefined) attempt = Effect.provideService(attempt, FetchHttpClient.RequestInit, init)
+      const budgeted = timed(budgetMillis)
+      // Fork-free under the live clock once the client is known to take our signal: a native timer aborts the
+      // exchange, which then fails in this fiber. Started here, as the attempt starts.
+      const timer = budgeted && abortable === true && isLiveClock(clock)
+        ? setTimeout(() => {
           state.timedOut = true
           state.controller?.abort()
-        }
-        return Effect.zipRight(Effect.sync(() => void (timer = setTimeout(abort, Math.max(0, budgetMillis)))), settled)
-      }
-      effect = settled
-      return Effect.timeoutFail(effect, {
+        }, Math.max(0, budgetMillis))
+        : undefined
+      // With our controller registered the platform leaves aborting to us: on interruption, and on our timer.
+      const settled = Effect.uninterruptibleMask((restore) =>
+        Effect.matchCauseEffect(restore(attempt), {
+          onSuccess: (answer) => {
+            if (timer !== undefined) clearTimeout(timer)
+            return Effect.succeed(answer)
+          },
+          onFailure: (cause) => {
+            if (timer !== undefined) clearTimeout(timer)
+            if (Cause.isInterrupted(cause)) state.controller?.abort()
+            return Effect.failCause(
+              Cause.map(cause, (error): Failure => (state.timedOut ? { _tag: "Timeout" } : { _tag: "Platform", error }))
+            )
+          }
+        })
+      )
+      if (!budgeted || timer !== undefined) return settled
+      return Effect.timeoutFail(settled, {
         duration: Duration.millis(Math.max(0, budgetMillis)),
         onTimeout: (): Failure => ({ _tag: "Timeout" })
       })
