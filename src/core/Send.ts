@@ -79,10 +79,20 @@ const answerOf = (status: number, headers: Transport.Exchange["headers"], text: 
   readText: () => text
 })
 
-const manualRedirects = (fiber: { readonly currentContext: Context.Context<never> }) => {
+/**
+ * The fetch options with `redirect: "manual"` (undefined when the caller's already refuse redirects).
+ * `onRead` is called when the client reads `redirect`: only a fetch-based client does.
+ */
+const manualRedirects = (fiber: { readonly currentContext: Context.Context<never> }, onRead: () => void) => {
   const init = Context.getOption(fiber.currentContext as Context.Context<FetchHttpClient.RequestInit>, FetchHttpClient.RequestInit)
   if (init._tag === "Some" && (init.value.redirect === "manual" || init.value.redirect === "error")) return undefined
-  return { ...(init._tag === "Some" ? init.value : {}), redirect: "manual" as const }
+  return {
+    ...(init._tag === "Some" ? init.value : {}),
+    get redirect(): "manual" {
+      onRead()
+      return "manual"
+    }
+  }
 }
 
 /**
@@ -132,6 +142,8 @@ export const make = (http: HttpClient.HttpClient): Sender => {
   const fast = Transport.fastPathOf(http)
   /** Whether this client's requests take the abort signal we register (learned on the first call). */
   let abortable: boolean | undefined
+  /** Whether this client reads fetch's options (only then do they go with each call; learned on the first call that reached it). */
+  let readsFetchOptions: boolean | undefined
   // `HttpClient.makeWith` keeps these at run time (`execute` is `postprocess(preprocess(request))`); running the
   // two halves ourselves lets the controller be registered for the request that reaches the implementation.
   const internals = http as unknown as {
@@ -156,7 +168,12 @@ export const make = (http: HttpClient.HttpClient): Sender => {
   const generic = (out: Outgoing.Prepared, budgetMillis: number, clock: Clock.Clock) =>
     Effect.withFiberRuntime<Transport.Exchange, Failure>((fiber) => {
       const request = toPlatformRequest(out)
-      const state = { timedOut: false, taken: false, controller: undefined as AbortController | undefined }
+      const state = {
+        timedOut: false,
+        taken: false,
+        readFetchOptions: false,
+        controller: undefined as AbortController | undefined
+      }
       const register = (final: HttpClientRequest.HttpClientRequest) => {
         const controller = new AbortController()
         state.controller = controller
@@ -175,11 +192,20 @@ export const make = (http: HttpClient.HttpClient): Sender => {
         executeWith(request, register),
         (response) => Effect.map(response.text, (text) => answerOf(response.status, response.headers, text))
       )
-      if (abortable === undefined) {
-        attempt = Effect.ensuring(attempt, Effect.sync(() => void (abortable ??= state.taken)))
+      if (abortable === undefined || readsFetchOptions === undefined) {
+        attempt = Effect.ensuring(
+          attempt,
+          Effect.sync(() => {
+            abortable ??= state.taken
+            // a request that reached the implementation tells whether it reads fetch's options
+            if (state.taken) readsFetchOptions ??= state.readFetchOptions
+          })
+        )
       }
-      const init = manualRedirects(fiber)
-      if (init !== undefined) attempt = Effect.provideService(attempt, FetchHttpClient.RequestInit, init)
+      if (readsFetchOptions !== false) {
+        const init = manualRedirects(fiber, () => void (state.readFetchOptions = true))
+        if (init !== undefined) attempt = Effect.provideService(attempt, FetchHttpClient.RequestInit, init)
+      }
       const budgeted = timed(budgetMillis)
       // Fork-free under the live clock once the client is known to take our signal: a native timer aborts the
       // exchange, which then fails in this fiber. Started here, as the attempt starts.
