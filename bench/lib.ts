@@ -115,6 +115,17 @@ export const runPromises = async (
   return phase(n, wall, cpuMicros(cpu), latencies)
 }
 
+/** `n` calls of `call`, `concurrency` at a time: CPU µs per call and calls per second (for the scenario modules). */
+export const rate = async (
+  n: number,
+  concurrency: number,
+  call: () => Promise<unknown>,
+  warmup = false
+): Promise<{ cpuUsPerCall: number; callsPerSec: number }> => {
+  const measured = await runPromises(n, concurrency, call, warmup)
+  return { cpuUsPerCall: measured.cpuUsPerReq, callsPerSec: measured.reqPerSec }
+}
+
 /** Adds a phase's metrics to `into`, each name suffixed (`reqPerSec_seq`). */
 export const addPhase = (into: Metrics, suffix: string, p: Phase): void => {
   into[`reqPerSec_${suffix}`] = p.reqPerSec
@@ -217,3 +228,55 @@ export const median = (values: ReadonlyArray<number>): number => {
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
+
+/**
+ * Waits for a child that prints one JSON line of metrics and exits (its last
+ * stdout line); it is killed after `timeoutMs`. The child is tracked in
+ * `started` while it runs, so a failing scenario can stop it.
+ */
+export const childMetrics = (
+  child: ChildProcess,
+  label: string,
+  started: Array<ChildProcess>,
+  timeoutMs = 600_000
+): Promise<Metrics> =>
+  new Promise<Metrics>((resolve, reject) => {
+    if (!started.includes(child)) started.push(child)
+    let out = ""
+    let err = ""
+    child.stdout!.setEncoding("utf8").on("data", (c: string) => (out += c))
+    child.stderr!.setEncoding("utf8").on("data", (c: string) => (err += c))
+    const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGKILL"), timeoutMs)
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer)
+      started.splice(started.indexOf(child), 1)
+      const line = out.trim().split("\n").at(-1) ?? ""
+      if (code !== 0) return reject(new Error(`${label}: exited ${code ?? signal}: ${err.slice(-800)}`))
+      try {
+        resolve(JSON.parse(line) as Metrics)
+      } catch {
+        reject(new Error(`${label}: no metrics line (${line.slice(0, 200)})`))
+      }
+    })
+  })
+
+/** Waits for a server child's first stdout line, `{"url": …}` (60 s at most); the child is tracked in `started`. */
+export const serverUrl = (child: ChildProcess, label: string, started: Array<ChildProcess>): Promise<string> =>
+  new Promise<string>((resolve, reject) => {
+    if (!started.includes(child)) started.push(child)
+    let out = ""
+    let err = ""
+    const timer = setTimeout(() => reject(new Error(`the ${label} server did not start within 60 s: ${err}`)), 60_000)
+    child.stderr!.setEncoding("utf8").on("data", (c: string) => (err += c))
+    child.stdout!.setEncoding("utf8").on("data", (c: string) => {
+      out += c
+      const newline = out.indexOf("\n")
+      if (newline === -1) return
+      clearTimeout(timer)
+      resolve((JSON.parse(out.slice(0, newline)) as { url: string }).url)
+    })
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`the ${label} server exited (${code ?? signal}): ${err.slice(-500)}`))
+    })
+  })

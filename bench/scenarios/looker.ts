@@ -20,7 +20,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { median, stopChild } from "../lib.js"
+import { childMetrics, median, rate, serverUrl, stopChild } from "../lib.js"
 import type { Scenario, ScenarioContext, ScenarioResult } from "./Scenario.js"
 
 type Metrics = Record<string, number>
@@ -52,22 +52,6 @@ const logins = async (url: string): Promise<number> => {
   return ((await response.json()) as { logins: number }).logins
 }
 
-/** `calls` calls, `concurrency` at a time (promises); CPU µs per call and calls per second. */
-const ratePromises = async (calls: number, concurrency: number, call: () => Promise<unknown>) => {
-  let next = 0
-  const worker = async () => {
-    while (next < calls) {
-      next++
-      await call()
-    }
-  }
-  const cpu = process.cpuUsage()
-  const t0 = performance.now()
-  await Promise.all(Array.from({ length: concurrency }, worker))
-  const used = process.cpuUsage(cpu)
-  return { cpuUsPerCall: (used.user + used.system) / calls, callsPerSec: calls / ((performance.now() - t0) / 1000) }
-}
-
 const variantChild = async (variant: string, p: { url: string } & Sizes): Promise<Metrics> => {
   const before = await logins(p.url)
   let measured: { cpuUsPerCall: number; callsPerSec: number }
@@ -81,8 +65,8 @@ const variantChild = async (variant: string, p: { url: string } & Sizes): Promis
     const settings = new Settings("LOOKERSDK_BENCH_UNSET", { base_url: p.url, verify_ssl: true, timeout: 30 } as never)
     const sdk = LookerNodeSDK.init40(settings)
     const call = () => sdk.ok(sdk.session())
-    await ratePromises(p.warmup, p.concurrency, call)
-    measured = await ratePromises(p.calls, p.concurrency, call)
+    await rate(p.warmup, p.concurrency, call, true)
+    measured = await rate(p.calls, p.concurrency, call)
   } else {
     // As an Effect program runs its calls: `concurrency` fibers in one runtime, each taking the next call.
     const Effect = await import("effect/Effect")
@@ -156,6 +140,13 @@ const childArgs = (outDir: string): Array<string> => {
   return ["--import", "tsx", source]
 }
 
+const runVariant = (outDir: string, started: Array<ChildProcess>, variant: string, params: unknown) =>
+  childMetrics(spawnChild(outDir, ["variant", variant, JSON.stringify(params)], started), `looker / ${variant}`, started)
+
+const startServer = async (outDir: string, started: Array<ChildProcess>) => ({
+  url: await serverUrl(spawnChild(outDir, ["server"], started), "looker", started)
+})
+
 const spawnChild = (outDir: string, args: ReadonlyArray<string>, started: Array<ChildProcess>): ChildProcess => {
   const child = spawn(process.execPath, [...childArgs(outDir), ...args], {
     stdio: ["ignore", "pipe", "pipe"],
@@ -165,46 +156,7 @@ const spawnChild = (outDir: string, args: ReadonlyArray<string>, started: Array<
   return child
 }
 
-const runVariant = (outDir: string, started: Array<ChildProcess>, variant: string, params: unknown) =>
-  new Promise<Metrics>((resolve, reject) => {
-    const child = spawnChild(outDir, ["variant", variant, JSON.stringify(params)], started)
-    let out = ""
-    let err = ""
-    child.stdout!.setEncoding("utf8").on("data", (c: string) => (out += c))
-    child.stderr!.setEncoding("utf8").on("data", (c: string) => (err += c))
-    const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGKILL"), 600_000)
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer)
-      started.splice(started.indexOf(child), 1)
-      const line = out.trim().split("\n").at(-1) ?? ""
-      if (code !== 0) return reject(new Error(`looker / ${variant}: exited ${code ?? signal}: ${err.slice(-500)}`))
-      try {
-        resolve(JSON.parse(line) as Metrics)
-      } catch {
-        reject(new Error(`looker / ${variant}: no metrics line (${line.slice(0, 200)})`))
-      }
-    })
-  })
 
-const startServer = (outDir: string, started: Array<ChildProcess>) =>
-  new Promise<{ url: string }>((resolve, reject) => {
-    const child = spawnChild(outDir, ["server"], started)
-    let out = ""
-    let err = ""
-    const timer = setTimeout(() => reject(new Error(`the looker server did not start within 60 s: ${err}`)), 60_000)
-    child.stderr!.setEncoding("utf8").on("data", (c: string) => (err += c))
-    child.stdout!.setEncoding("utf8").on("data", (c: string) => {
-      out += c
-      const newline = out.indexOf("\n")
-      if (newline === -1) return
-      clearTimeout(timer)
-      resolve({ url: (JSON.parse(out.slice(0, newline)) as { url: string }).url })
-    })
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`the looker server exited (${code ?? signal}): ${err.slice(-500)}`))
-    })
-  })
 
 
 const run = async (context: ScenarioContext): Promise<ScenarioResult> => {

@@ -24,7 +24,7 @@ import { Readable } from "node:stream"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { median, stopChild } from "../lib.js"
+import { childMetrics, median, serverUrl, stopChild } from "../lib.js"
 import type { Scenario, ScenarioContext, ScenarioResult } from "./Scenario.js"
 
 type Metrics = Record<string, number>
@@ -179,26 +179,14 @@ const childArgs = (outDir: string): Array<string> => {
   return ["--import", "tsx", source]
 }
 
+
 const collect = (child: ChildProcess, label: string, started: Array<ChildProcess>) =>
-  new Promise<Metrics>((resolve, reject) => {
-    started.push(child)
-    let out = ""
-    let err = ""
-    child.stdout!.setEncoding("utf8").on("data", (c: string) => (out += c))
-    child.stderr!.setEncoding("utf8").on("data", (c: string) => (err += c))
-    const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGKILL"), 900_000)
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer)
-      started.splice(started.indexOf(child), 1)
-      const line = out.trim().split("\n").at(-1) ?? ""
-      if (code !== 0) return reject(new Error(`upload ${label}: exited ${code ?? signal}: ${err.slice(-800)}`))
-      try {
-        resolve(JSON.parse(line) as Metrics)
-      } catch {
-        reject(new Error(`upload ${label}: no metrics line (${line.slice(0, 200)})`))
-      }
-    })
-  })
+  childMetrics(child, `upload ${label}`, started, 900_000)
+
+const startServer = async (outDir: string, started: Array<ChildProcess>) => {
+  const child = spawn(process.execPath, [...childArgs(outDir), "server", "{}"], { stdio: ["ignore", "pipe", "pipe"] })
+  return { url: await serverUrl(child, "upload", started), child }
+}
 
 const runNode = (outDir: string, started: Array<ChildProcess>, role: string, p: Params) =>
   collect(spawn(process.execPath, [...childArgs(outDir), role, JSON.stringify(p)], { stdio: ["ignore", "pipe", "pipe"] }), role, started)
@@ -214,26 +202,6 @@ const runPython = (python: string, started: Array<ChildProcess>, p: Params) =>
     started
   )
 
-const startServer = (outDir: string, started: Array<ChildProcess>) =>
-  new Promise<{ url: string; child: ChildProcess }>((resolve, reject) => {
-    const child = spawn(process.execPath, [...childArgs(outDir), "server", "{}"], { stdio: ["ignore", "pipe", "pipe"] })
-    started.push(child)
-    let out = ""
-    let err = ""
-    const timer = setTimeout(() => reject(new Error(`the upload server did not start within 60 s: ${err}`)), 60_000)
-    child.stderr!.setEncoding("utf8").on("data", (c: string) => (err += c))
-    child.stdout!.setEncoding("utf8").on("data", (c: string) => {
-      out += c
-      const newline = out.indexOf("\n")
-      if (newline === -1) return
-      clearTimeout(timer)
-      resolve({ url: (JSON.parse(out.slice(0, newline)) as { url: string }).url, child })
-    })
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`the upload server exited (${code ?? signal}): ${err.slice(-500)}`))
-    })
-  })
 
 
 const pythonOf = (): string | undefined => {

@@ -20,7 +20,7 @@ import type * as EffectNS from "effect/Effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { median, stopChild } from "../lib.js"
+import { childMetrics, median, rate, serverUrl, stopChild } from "../lib.js"
 import type { Scenario, ScenarioContext, ScenarioResult } from "./Scenario.js"
 
 type Metrics = Record<string, number>
@@ -138,22 +138,6 @@ const uploadChild = async (variant: string, p: { url: string } & Sizes): Promise
   }
 }
 
-/** `calls` calls, `concurrency` at a time; CPU µs per call and calls per second. */
-const rate = async (calls: number, concurrency: number, call: () => Promise<unknown>): Promise<{ cpuUsPerCall: number; callsPerSec: number }> => {
-  let next = 0
-  const worker = async () => {
-    while (next < calls) {
-      next++
-      await call()
-    }
-  }
-  const cpu = process.cpuUsage()
-  const t0 = performance.now()
-  await Promise.all(Array.from({ length: concurrency }, worker))
-  const used = process.cpuUsage(cpu)
-  return { cpuUsPerCall: (used.user + used.system) / calls, callsPerSec: calls / ((performance.now() - t0) / 1000) }
-}
-
 const createChild = async (variant: string, p: { url: string } & Sizes): Promise<Metrics> => {
   let measured: { cpuUsPerCall: number; callsPerSec: number }
   if (variant === "undici.request") {
@@ -165,7 +149,7 @@ const createChild = async (variant: string, p: { url: string } & Sizes): Promise
       if (answer.statusCode !== 200) throw new Error(`POST → ${answer.statusCode}`)
       return JSON.parse(text)
     }
-    await rate(p.createWarmup, p.concurrency, call)
+    await rate(p.createWarmup, p.concurrency, call, true)
     measured = await rate(p.createCalls, p.concurrency, call)
   } else {
     // As an Effect program runs its calls: `concurrency` fibers in one runtime, each taking the next call.
@@ -230,48 +214,17 @@ const spawnChild = (
   return child
 }
 
+
+
+
 /** Runs one variant child to its end; its metrics line. */
 const runVariant = (outDir: string, started: Array<ChildProcess>, role: string, variant: string, params: unknown) =>
-  new Promise<Metrics>((resolve, reject) => {
-    const child = spawnChild(outDir, [role, variant, JSON.stringify(params)], started)
-    let out = ""
-    let err = ""
-    child.stdout!.setEncoding("utf8").on("data", (c: string) => (out += c))
-    child.stderr!.setEncoding("utf8").on("data", (c: string) => (err += c))
-    const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGKILL"), 600_000)
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer)
-      started.splice(started.indexOf(child), 1)
-      const line = out.trim().split("\n").at(-1) ?? ""
-      if (code !== 0) return reject(new Error(`whylabs ${role} / ${variant}: exited ${code ?? signal}: ${err.slice(-500)}`))
-      try {
-        resolve(JSON.parse(line) as Metrics)
-      } catch {
-        reject(new Error(`whylabs ${role} / ${variant}: no metrics line (${line.slice(0, 200)})`))
-      }
-    })
-  })
+  childMetrics(spawnChild(outDir, [role, variant, JSON.stringify(params)], started), `whylabs ${role} / ${variant}`, started)
 
-const startServer = (outDir: string, started: Array<ChildProcess>) =>
-  new Promise<{ url: string; child: ChildProcess }>((resolve, reject) => {
-    const child = spawnChild(outDir, ["server"], started)
-    let out = ""
-    let err = ""
-    const timer = setTimeout(() => reject(new Error(`the whylabs server did not start within 60 s: ${err}`)), 60_000)
-    child.stderr!.setEncoding("utf8").on("data", (c: string) => (err += c))
-    child.stdout!.setEncoding("utf8").on("data", (c: string) => {
-      out += c
-      const newline = out.indexOf("\n")
-      if (newline === -1) return
-      clearTimeout(timer)
-      resolve({ url: (JSON.parse(out.slice(0, newline)) as { url: string }).url, child })
-    })
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`the whylabs server exited (${code ?? signal}): ${err.slice(-500)}`))
-    })
-  })
-
+const startServer = async (outDir: string, started: Array<ChildProcess>) => {
+  const child = spawnChild(outDir, ["server"], started)
+  return { url: await serverUrl(child, "whylabs", started), child }
+}
 
 const medians = (runs: ReadonlyArray<Metrics>): Metrics => {
   const out: Metrics = {}

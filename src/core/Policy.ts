@@ -60,7 +60,7 @@ export interface Policy {
 }
 
 /**
- * What a caller may set: any subset of {@link Policy}, durations in every
+ * What a caller may set, a subset of {@link Policy} with durations in every
  * `DurationInput` form (`"10 seconds"`, `Duration.minutes(2)`, a number of
  * milliseconds, `Duration.infinity` for none).
  *

@@ -38,7 +38,7 @@ export class UploadFileError extends Schema.TaggedError<UploadFileError>("effect
   }
 }
 
-/** deepset's meta for a file: any JSON object. @since 0.1.0 */
+/** deepset's meta for a file, a JSON object. @since 0.1.0 */
 export type Meta = Readonly<Record<string, unknown>>
 
 /** The meta companion's suffix: `<name>.meta.json`. @since 0.1.0 */

@@ -42,6 +42,7 @@ import type * as Schemas from "../deepset/Schemas.js"
 import * as Faults from "./Faults.js"
 import * as InMemory from "./InMemory.js"
 import * as ObjectStore from "./ObjectStore.js"
+import type * as Recorded from "./Recorded.js"
 
 /** The real service's base URL; the in-memory client ignores the host anyway. @since 0.1.0 */
 export const baseUrl = "https://api.cloud.deepset.ai"
@@ -100,13 +101,8 @@ export interface Stats {
   readonly ignoredUploads: number
 }
 
-/** One recorded request (headers as received, the Authorization header included). @since 0.1.0 */
-export interface RecordedRequest {
-  readonly method: string
-  readonly url: string
-  readonly headers: Record<string, string>
-  readonly body: string
-}
+/** One recorded request (as received, secrets included). @since 0.1.0 */
+export type RecordedRequest = Recorded.RecordedRequest
 
 /** Options of {@link Emulator.seedSession}. @since 0.1.0 */
 export interface SeedOptions {

@@ -66,6 +66,7 @@ import * as Random from "effect/Random"
 import type * as Schemas from "../jupyter/Schemas.js"
 import * as Faults from "./Faults.js"
 import * as InMemory from "./InMemory.js"
+import type * as Recorded from "./Recorded.js"
 
 /** The default URL of a local Jupyter Server; the in-memory client ignores the host anyway. @since 0.1.0 */
 export const baseUrl = "http://127.0.0.1:8888"
@@ -112,13 +113,8 @@ export interface Stats {
   readonly byRoute: Readonly<Record<string, number>>
 }
 
-/** One recorded request (headers as received, secrets included). @since 0.1.0 */
-export interface RecordedRequest {
-  readonly method: string
-  readonly url: string
-  readonly headers: Readonly<Record<string, string>>
-  readonly body: string
-}
+/** One recorded request (as received, secrets included). @since 0.1.0 */
+export type RecordedRequest = Recorded.RecordedRequest
 
 /** A running emulator. @since 0.1.0 */
 export interface Emulator {
@@ -526,7 +522,7 @@ export const make = (options: Options = {}): Effect.Effect<Emulator> =>
         const model: Record<string, unknown> = { ...body.value }
         const notebook = model["notebook"]
         if (version === "2" && isRecord(notebook)) {
-          // 2.x: any `notebook` makes it a notebook; its `name` wins over its `path`
+          // 2.x: a `notebook` field of whatever shape makes it a notebook; its `name` wins over its `path`
           model["type"] = "notebook"
           if ("name" in notebook) model["path"] = notebook["name"]
           else if ("path" in notebook) model["path"] = notebook["path"]

@@ -43,6 +43,7 @@ import * as Random from "effect/Random"
 import type * as Schemas from "../looker/Schemas.js"
 import * as Faults from "./Faults.js"
 import * as InMemory from "./InMemory.js"
+import type * as Recorded from "./Recorded.js"
 
 /** A base URL for in-memory use (the in-memory client ignores the host). @since 0.1.0 */
 export const baseUrl = "https://looker.emulator:19999"
@@ -92,12 +93,7 @@ export interface Stats {
 }
 
 /** One recorded request (as received, secrets included). @since 0.1.0 */
-export interface RecordedRequest {
-  readonly method: string
-  readonly url: string
-  readonly headers: Readonly<Record<string, string>>
-  readonly body: string
-}
+export type RecordedRequest = Recorded.RecordedRequest
 
 /** A running emulator. @since 0.1.0 */
 export interface Emulator {

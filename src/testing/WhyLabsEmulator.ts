@@ -60,7 +60,7 @@ export const guestModelId = "model-1"
 
 /** Options of {@link make}. @since 0.1.0 */
 export interface Options {
-  /** The API key accepted by `getSession` and `claim` (default: any non-empty key). */
+  /** The API key accepted by `getSession` and `claim` (by default every non-empty key). */
   readonly apiKey?: string
   /** The organization of that key (default `org-emulator`): `claim` copies sessions into it. */
   readonly orgId?: string

@@ -27,3 +27,6 @@ export * as LookerEmulator from "./LookerEmulator.js"
 
 /** The WhyLabs sessions emulator (the upload target on the same origin). @since 0.1.0 */
 export * as WhyLabsEmulator from "./WhyLabsEmulator.js"
+
+/** What the emulators record of each request they receive. @since 0.1.0 */
+export * as Recorded from "./Recorded.js"

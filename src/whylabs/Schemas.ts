@@ -19,7 +19,7 @@ import * as Schema from "effect/Schema"
 import { OptionalNullable } from "../core/Tolerant.js"
 
 /**
- * A point in time as callers give it: any `DateTime` (UTC or zoned) or a
+ * A point in time as callers give it, a `DateTime` (UTC or zoned) or a
  * valid `Date`.
  *
  * @since 0.1.0
