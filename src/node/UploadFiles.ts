@@ -1,6 +1,6 @@
 /**
  * deepset upload files from disk (Node): `fromPath` streams the file from
- * disk in 1 MiB chunks with backpressure (`fs.createReadStream`, opened anew
+ * disk in 128 KiB chunks with backpressure (`fs.createReadStream`, opened anew
  * for each attempt), so a 1 GB file is never held in memory. (Not
  * `fs.openAsBlob`: Node 20 reads such a `Blob` whole when it is sent.) Kept here, in
  * `effect-sessions/node`, so that `effect-sessions/deepset` needs no Node
@@ -59,7 +59,7 @@ export const fromPath = (
         }),
       open: () =>
         Stream.fromAsyncIterable(
-          // Chunks of at most 64 KiB (fewer bytes in flight and awaiting collection), and no larger than the file.
+          // Chunks of at most 128 KiB (fewer bytes in flight and awaiting collection), and no larger than the file.
           Fs.createReadStream(path, { highWaterMark: Math.max(16 * 1024, Math.min(128 * 1024, size + 1)) }) as AsyncIterable<
             Uint8Array
           >,
