@@ -11,9 +11,12 @@
  * A server that contradicts itself never ends a stream early: a page that is
  * empty yet says `has_more`, before the last page `total` announced, is
  * fetched once more (a page read while the listing changed), and if it is
- * still empty the stream goes on with the next page, so no later item is
- * lost. At or past the announced end such a page ends the stream (no endless
- * loop on a confused server). When the consumer stops or is interrupted, every request
+ * still empty, the stream fails with `onGap`'s error when the caller gives
+ * one (a listing client does: a server that keeps saying "more" with empty
+ * pages could otherwise be followed up to its announced `total`, however
+ * absurd), else goes on with the next page, so no later item is lost. At or
+ * past the announced end such a page ends the stream (no endless loop on a
+ * confused server). When the consumer stops or is interrupted, every request
  * in flight is interrupted. A page that fails (after the policy's retries)
  * fails the stream: no page is ever skipped.
  *
@@ -76,7 +79,8 @@ export const stream = <A, E>(
  */
 export const streamDeferred = <A, E>(
   fetch: (pageNumber: number) => Effect.Effect<Effect.Effect<Page<A>, E>, E>,
-  options: Options
+  options: Options,
+  onGap?: (gap: { readonly page: number; readonly expectedPages: number }) => E
 ): Stream.Stream<A, E> =>
   Stream.unwrapScoped(
     Effect.gen(function*() {
@@ -85,6 +89,9 @@ export const streamDeferred = <A, E>(
         Math.max(2, Math.ceil((Number.isFinite(page.total) ? page.total : 0) / Math.max(1, options.pageSize)))
       if (suspicious(first, 1, announced(first))) first = yield* Effect.flatten(fetch(1))
       const lastExpected = announced(first)
+      if (onGap !== undefined && suspicious(first, 1, lastExpected)) {
+        return Stream.fail(onGap({ page: 1, expectedPages: lastExpected }))
+      }
       const head = Stream.fromChunk(items(first))
       if (!continues(first, 1, lastExpected)) return head
       const scope = yield* Effect.scope
@@ -110,8 +117,12 @@ export const streamDeferred = <A, E>(
           start,
           Effect.suspend(() => {
             const oldest = inFlight.shift()!
+            const refetched = Effect.flatMap(Effect.flatten(fetch(oldest.n)), (again) =>
+              onGap !== undefined && suspicious(again, oldest.n, lastExpected)
+                ? Effect.fail(onGap({ page: oldest.n, expectedPages: lastExpected }))
+                : Effect.succeed(again))
             const page = Effect.flatMap(Effect.flatten(Fiber.join(oldest.fiber)), (page) =>
-              suspicious(page, oldest.n, lastExpected) ? Effect.flatten(fetch(oldest.n)) : Effect.succeed(page))
+              suspicious(page, oldest.n, lastExpected) ? refetched : Effect.succeed(page))
             return Effect.map(page, (page) => {
               if (!continues(page, oldest.n, lastExpected)) done = true
               return items(page)

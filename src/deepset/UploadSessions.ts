@@ -185,7 +185,19 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     const prefetch = options?.prefetch ?? defaultPrefetch
     if (!Number.isInteger(pageSize) || pageSize < 1) return invalidStreamOption(operation, "pageSize", pageSize)
     if (!Number.isInteger(prefetch) || prefetch < 1) return invalidStreamOption(operation, "prefetch", prefetch)
-    return Paginate.streamDeferred((page) => fetch(page, pageSize), { pageSize, prefetch }).pipe(
+    // A page that stays empty though it says more follow, before the end `total` announced: the listing
+    // cannot be trusted, so the stream fails instead of following it page by empty page.
+    const onGap = ({ expectedPages, page }: { readonly page: number; readonly expectedPages: number }) =>
+      new ApiError.ServerError({
+        api: "deepset",
+        operation,
+        method: "GET",
+        url: "(listing)",
+        status: 200,
+        message: `deepset ${operation}: page ${page} of ${expectedPages} came back empty twice while saying more pages follow; ` +
+          "the listing is inconsistent (items may be missing), so it stops here. Try again later."
+      })
+    return Paginate.streamDeferred((page) => fetch(page, pageSize), { pageSize, prefetch }, onGap).pipe(
       Stream.withSpan(`Deepset.${operation}`)
     )
   }

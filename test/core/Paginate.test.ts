@@ -159,6 +159,24 @@ describe("Paginate.stream", () => {
       expect(calls.filter((p) => p === 2)).toHaveLength(2)
     }))
 
+  it.effect("with onGap, a page that stays empty but says has_more fails the stream (a lying total is never followed)", () =>
+    Effect.gen(function*() {
+      const calls: Array<number> = []
+      // page 1 has items and announces a billion more; every later page is empty and says has_more
+      const fetch = (page: number) => {
+        calls.push(page)
+        return Effect.succeed(Effect.succeed({ data: page === 1 ? [0] : [] as Array<number>, has_more: true, total: 1e9 }))
+      }
+      const seen: Array<number> = []
+      const error = yield* Stream.runForEach(
+        Paginate.streamDeferred(fetch, { pageSize: 1, prefetch: 2 }, (gap) => `gap at ${gap.page} of ${gap.expectedPages}`),
+        (n) => Effect.sync(() => void seen.push(n))
+      ).pipe(Effect.flip)
+      expect(error).toBe("gap at 2 of 1000000000")
+      expect(seen).toEqual([0])
+      expect(calls.length).toBeLessThan(10)
+    }))
+
   it.effect("a first page that is empty but announces a total is fetched again", () =>
     Effect.gen(function*() {
       const l = listing(250, 100)
