@@ -147,18 +147,29 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
     const hideUrlFromPlatformSpans = baseQuerySecrets(options.baseUrl).length > 0
     const dynamic = credentials._tag === "Dynamic" ? credentials : undefined
 
+    /** Where a call happens, for its errors and span: the URL is redacted when first read (a call that succeeds without a span never reads it). */
+    const callSite = <A>(spec: Request<A>, prepared: Either.Either<Outgoing.Prepared, Outgoing.Refusal>): ErrorMapping.CallSite => {
+      let url: string | undefined
+      return {
+        api,
+        operation: spec.operation,
+        method: spec.method,
+        get url() {
+          if (url === undefined) {
+            const raw = Either.isRight(prepared)
+              ? prepared.right.url
+              : spec.url ?? (base.invalid === undefined ? base.origin + base.path + Either.getOrElse(spec.path, () => "/…") : "(invalid base URL)")
+            url = Redaction.redactUrl(registry.scrub(raw))
+          }
+          return url
+        }
+      }
+    }
+
     const runWith = <A, B>(spec: Request<A>, finish: Outcome.Finish<A, B>): Effect.Effect<B, ApiError.ApiError> =>
       Effect.withFiberRuntime((fiber) => {
         const prepared = Outgoing.prepare(fixed, spec)
-        const rawUrl = Either.isRight(prepared)
-          ? prepared.right.url
-          : spec.url ?? (base.invalid === undefined ? base.origin + base.path + Either.getOrElse(spec.path, () => "/…") : "(invalid base URL)")
-        const ctx: ErrorMapping.CallSite = {
-          api,
-          operation: spec.operation,
-          method: spec.method,
-          url: Redaction.redactUrl(registry.scrub(rawUrl))
-        }
+        const ctx = callSite(spec, prepared)
         if (Either.isLeft(prepared)) return Effect.fail(ErrorMapping.refused(ctx, prepared.left))
         const out = prepared.right
         const authenticated = !out.external && spec.authenticated !== false
@@ -167,30 +178,42 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
         const overrides = fiber.getFiberRef(Policy.currentOverrides)
         // The client's policy, then the operation's own (an upload's longer timeout), then the caller's `withPolicy`.
         const policy = Policy.resolve(Policy.resolve(options.policy, spec.policy), overrides)
-        const trace = Tracing.start(fiber, clock, `${spanPrefix}.${spec.operation}`, spec.method, ctx.url)
+        const trace = Tracing.start(fiber, clock, spanPrefix, ctx)
+        const span = trace.span
         const sent: Outgoing.Prepared = out.external || trace.headers === Tracing.noHeaders
           ? out
           : { ...out, headers: { ...out.headers, ...trace.headers } }
         const source = authenticated ? dynamic : undefined
         const at: Outcome.Attempt<A> = { ctx, spec, policy, registry, advice }
+        const attemptMillis = Duration.toMillis(policy.attemptTimeout)
 
-        const exchange = (deadlineAt: number, request: Outgoing.Prepared, token: Redacted.Redacted<string> | undefined) =>
-          Effect.suspend((): Effect.Effect<B, PolicyLoop.Failure> => {
-            const left = PolicyLoop.remaining(clock, deadlineAt)
-            if (left <= 0) return Effect.fail(Outcome.failed(ErrorMapping.deadline(ctx, policy.deadline, undefined)))
-            const attemptMillis = Duration.toMillis(policy.attemptTimeout)
-            const byDeadline = left <= attemptMillis
-            return Effect.matchEffect(sender.send(request, Math.min(attemptMillis, left), clock), {
-              onFailure: (f) => Effect.fail(Outcome.fromSend(at, byDeadline, f)),
-              onSuccess: (answer) => {
-                trace.span?.attribute("http.response.status_code", answer.status)
-                return Outcome.fromAnswer(at, answer, clock, token, finish)
-              }
-            })
-          })
+        // Every failure of an attempt goes to `recover` (the policy loop's retry or give-up); the answer is judged
+        // where it arrives, so a call that succeeds at once runs no step beyond its one wait.
+        type Recover = (failure: PolicyLoop.Failure) => Effect.Effect<B, ApiError.ApiError>
+        const exchange = (
+          deadlineAt: number,
+          request: Outgoing.Prepared,
+          token: Redacted.Redacted<string> | undefined,
+          recover: Recover
+        ): Effect.Effect<B, ApiError.ApiError> => {
+          const left = PolicyLoop.remaining(clock, deadlineAt)
+          if (left <= 0) return recover(Outcome.failed(ErrorMapping.deadline(ctx, policy.deadline, undefined)))
+          const byDeadline = left <= attemptMillis
+          return sender.attempt(
+            request,
+            Math.min(attemptMillis, left),
+            clock,
+            (answer) => {
+              span?.attribute("http.response.status_code", answer.status)
+              const judged = Outcome.fromAnswer(at, answer, clock, token, finish)
+              return Either.isRight(judged) ? Effect.succeed(judged.right) : recover(judged.left)
+            },
+            (failure) => recover(Outcome.fromSend(at, byDeadline, failure))
+          )
+        }
 
-        const withToken = (deadlineAt: number): Effect.Effect<B, PolicyLoop.Failure> => {
-          if (source === undefined) return exchange(deadlineAt, sent, undefined)
+        const withToken = (deadlineAt: number, recover: Recover): Effect.Effect<B, ApiError.ApiError> => {
+          if (source === undefined) return exchange(deadlineAt, sent, undefined, recover)
           const current = source.source.current?.()
           const left = PolicyLoop.remaining(clock, deadlineAt)
           const get = current !== undefined
@@ -201,26 +224,29 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
               onTimeout: () => ErrorMapping.deadline(ctx, policy.deadline, "the credentials")
             })
             : source.source.get
-          return Effect.flatMap(Effect.mapError(get, Outcome.failed), (token) => {
-            registry.addDynamic(token)
-            const value = Credentials.authorization(source.scheme, token)
-            const problem = Outgoing.checkHeader("authorization", value, "credentials")
-            if (problem !== undefined) return Effect.fail(Outcome.failed(ErrorMapping.refused(ctx, problem)))
-            return exchange(deadlineAt, { ...sent, headers: { ...sent.headers, authorization: value } }, token)
+          return Effect.matchEffect(get, {
+            onFailure: (error) => recover(Outcome.failed(error)),
+            onSuccess: (token) => {
+              registry.addDynamic(token)
+              const value = Credentials.authorization(source.scheme, token)
+              const problem = Outgoing.checkHeader("authorization", value, "credentials")
+              if (problem !== undefined) return recover(Outcome.failed(ErrorMapping.refused(ctx, problem)))
+              return exchange(deadlineAt, { ...sent, headers: { ...sent.headers, authorization: value } }, token, recover)
+            }
           })
         }
 
         const limit = policy.rateLimit
-        const attempt = limit === undefined ? withToken : (deadlineAt: number) =>
-          Effect.zipRight(
-            Effect.mapError(
-              Effect.suspend(() => {
-                const now = clock.unsafeCurrentTimeMillis()
-                return limiter.take(limit, now, deadlineAt - now)
-              }),
-              () => Outcome.failed(ErrorMapping.deadline(ctx, policy.deadline, "the client's rate limit"))
-            ),
-            Effect.suspend(() => withToken(deadlineAt))
+        const attempt = limit === undefined ? withToken : (deadlineAt: number, recover: Recover) =>
+          Effect.matchEffect(
+            Effect.suspend(() => {
+              const now = clock.unsafeCurrentTimeMillis()
+              return limiter.take(limit, now, deadlineAt - now)
+            }),
+            {
+              onFailure: () => recover(Outcome.failed(ErrorMapping.deadline(ctx, policy.deadline, "the client's rate limit"))),
+              onSuccess: () => withToken(deadlineAt, recover)
+            }
           )
 
         let effect = PolicyLoop.run(
@@ -228,11 +254,11 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
             policy,
             clock,
             rejectToken: source === undefined ? undefined : (token) => {
-              trace.span?.event("credentials refreshed", clock.unsafeCurrentTimeNanos())
+              span?.event("credentials refreshed", clock.unsafeCurrentTimeNanos())
               return source.source.reject(token)
             },
-            onRetry: trace.span === undefined ? undefined : (info) =>
-              Tracing.retryEvent(trace.span, clock, {
+            onRetry: span === undefined ? undefined : (info) =>
+              Tracing.retryEvent(span, clock, {
                 resend: info.resend,
                 waitMillis: info.waitMillis,
                 errorTag: info.error._tag,
@@ -241,7 +267,7 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
           },
           attempt
         )
-        if (trace.span !== undefined) effect = Tracing.traced(fiber, clock, trace.span, effect)
+        if (span !== undefined) effect = Tracing.traced(fiber, clock, span, effect)
         if (hideUrlFromPlatformSpans) {
           effect = Effect.locallyWith(effect, HttpClient.currentTracerDisabledWhen, (previous) => (request) =>
             previous(request) || registry.scrub(request.url) !== request.url)

@@ -52,21 +52,25 @@ export const failed = (error: ApiError.ApiError): PolicyLoop.Failure => ({ error
 
 /**
  * What an attempt does with the decoding of a 2xx body: run it now (a
- * failure is judged by the policy) or hand it out to run later.
+ * failure is judged by the policy) or hand it out to run later. Both are
+ * synchronous: the answer is judged where it arrives.
  *
  * @since 0.1.0
  */
-export type Finish<A, B> = (decode: () => Effect.Effect<A, PolicyLoop.Failure>) => Effect.Effect<B, PolicyLoop.Failure>
+export type Finish<A, B> = (decode: () => Either.Either<A, PolicyLoop.Failure>) => Either.Either<B, PolicyLoop.Failure>
 
 /** Decode at once. @since 0.1.0 */
-export const decodeNow = <A>(decode: () => Effect.Effect<A, PolicyLoop.Failure>): Effect.Effect<A, PolicyLoop.Failure> =>
+export const decodeNow = <A>(decode: () => Either.Either<A, PolicyLoop.Failure>): Either.Either<A, PolicyLoop.Failure> =>
   decode()
 
 /** Hand the decoding out, to run when the value is needed. @since 0.1.0 */
 export const decodeLater = <A>(
-  decode: () => Effect.Effect<A, PolicyLoop.Failure>
-): Effect.Effect<Effect.Effect<A, ApiError.ApiError>, PolicyLoop.Failure> =>
-  Effect.succeed(Effect.mapError(Effect.suspend(decode), (failure) => failure.error))
+  decode: () => Either.Either<A, PolicyLoop.Failure>
+): Either.Either<Effect.Effect<A, ApiError.ApiError>, PolicyLoop.Failure> =>
+  Either.right(Effect.suspend(() => {
+    const decoded = decode()
+    return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(decoded.left.error)
+  }))
 
 /** One attempt, as the judging sees it. @since 0.1.0 */
 export interface Attempt<A> {
@@ -133,9 +137,13 @@ export const fromSend = <A>(at: Attempt<A>, byDeadline: boolean, f: Send.Failure
   }
 }
 
+/** The value of a 2xx answer that has no body to decode. */
+const noValue = Either.right(undefined)
+
 /**
  * An answer as the value, or a failure the policy can judge; `token` is the
- * dynamic token the attempt carried (a 401 rejects it).
+ * dynamic token the attempt carried (a 401 rejects it). Synchronous: a 2xx
+ * answer's headers are read only if its body fails to decode.
  *
  * @since 0.1.0
  */
@@ -145,35 +153,36 @@ export const fromAnswer = <A, B>(
   clock: Clock.Clock,
   token: Redacted.Redacted<string> | undefined,
   finish: Finish<A, B>
-): Effect.Effect<B, PolicyLoop.Failure> => {
+): Either.Either<B, PolicyLoop.Failure> => {
   const { ctx, registry, spec } = at
   const status = answer.status
   const header = (name: string) => Transport.header(answer.headers, name)
   if (status >= 200 && status < 300) {
     const response = spec.response
-    if (response === undefined) return finish(() => Effect.void as Effect.Effect<A>)
-    return finish((): Effect.Effect<A, PolicyLoop.Failure> => {
+    if (response === undefined) return finish(() => noValue as Either.Either<A>)
+    return finish((): Either.Either<A, PolicyLoop.Failure> => {
       const text = ErrorMapping.stripBom(answer.readText())
       let json: unknown
       try {
         json = JSON.parse(text)
       } catch (e) {
-        return Effect.fail(failed(ErrorMapping.decodeFailure(ctx, status, registry.scrub(text), header("content-type"), {
+        return Either.left(failed(ErrorMapping.decodeFailure(ctx, status, registry.scrub(text), header("content-type"), {
           field: "(body)",
           message: `not JSON: ${e instanceof Error ? e.message : String(e)}`
         })))
       }
       const decoded = response(json)
-      if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
+      // A `Right` carries no error type at run time: the decoder's own result is the value.
+      if (Either.isRight(decoded)) return decoded as unknown as Either.Either<A, PolicyLoop.Failure>
       const problem = Outgoing.issuePath(decoded.left)
-      return Effect.fail(failed(ErrorMapping.decodeFailure(ctx, status, registry.scrub(text), header("content-type"), {
+      return Either.left(failed(ErrorMapping.decodeFailure(ctx, status, registry.scrub(text), header("content-type"), {
         field: problem.field,
         message: registry.scrub(problem.message)
       })))
     })
   }
   const retryAfter = Policy.parseRetryAfter(header("retry-after"), clock.unsafeCurrentTimeMillis())
-  return Effect.fail({
+  return Either.left({
     error: ErrorMapping.fromStatus(ctx, { status, header, text: registry.scrub(answer.readText()) }, retryAfter, at.advice),
     replayable: spec.idempotent && Policy.isRetryableStatus(at.policy, status),
     retryAfter,

@@ -115,11 +115,13 @@ export const checkHeader = (name: string, value: string, field: string): Refusal
   return undefined
 }
 
+const noQuery: Either.Either<string, Refusal> = Either.right("")
+
 /** Encodes a query; `undefined` values are not sent. @since 0.1.0 */
 export const encodeQuery = (
   query: Readonly<Record<string, ApiClient.QueryValue>> | undefined
 ): Either.Either<string, Refusal> => {
-  if (query === undefined) return Either.right("")
+  if (query === undefined) return noQuery
   let out = ""
   for (const key in query) {
     const v = query[key]
@@ -222,15 +224,18 @@ export const prepare = <A>(
     origin = base.origin
     path = base.path + request.path.right + (base.search === "" ? q : q === "" ? base.search : `${q}&${base.search.slice(1)}`)
   }
-  let headers: Record<string, string> = {
-    ...(external || request.authenticated === false ? fixed.anonymousHeaders : fixed.headers)
-  }
+  // The client's fixed headers as they are (never changed after the layer is built) unless this request adds some.
+  let headers: Readonly<Record<string, string>> = external || request.authenticated === false
+    ? fixed.anonymousHeaders
+    : fixed.headers
   if (request.headers !== undefined) {
+    const own: Record<string, string> = { ...headers }
     for (const [name, value] of Object.entries(request.headers)) {
       const problem = checkHeader(name, value, `headers.${name}`)
       if (problem !== undefined) return Either.left(problem)
-      headers[name.toLowerCase()] = value
+      own[name.toLowerCase()] = value
     }
+    headers = own
   }
   let body: Body | undefined
   if (request.body !== undefined) {

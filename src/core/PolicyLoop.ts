@@ -49,17 +49,25 @@ export interface RetryInfo {
 
 /**
  * Runs `attempt` under the policy. `attempt` gets the deadline (epoch millis
- * of the loop's clock; `Infinity` for none) and must not wait past it.
+ * of the loop's clock; `Infinity` for none), must not wait past it, and
+ * hands every failure to `recover` (which retries, or fails the call) rather
+ * than failing with it: an attempt that succeeds then runs no step of the
+ * loop's (no handler frame around it).
  *
  * @since 0.1.0
  */
-export const run = <B>(loop: Loop, attempt: (deadlineAt: number) => Effect.Effect<B, Failure>): Effect.Effect<B, ApiError.ApiError> => {
+export const run = <B>(
+  loop: Loop,
+  attempt: (deadlineAt: number, recover: (failure: Failure) => Effect.Effect<B, ApiError.ApiError>) => Effect.Effect<B, ApiError.ApiError>
+): Effect.Effect<B, ApiError.ApiError> => {
   const { clock, policy } = loop
   const deadlineAt = clock.unsafeCurrentTimeMillis() + Duration.toMillis(policy.deadline)
   const step = (retry: number, tokenRejected: boolean): Effect.Effect<B, ApiError.ApiError> =>
-    Effect.catchAll(attempt(deadlineAt), (failure) => {
-      if (failure.rejectedToken !== undefined && loop.rejectToken !== undefined && !tokenRejected) {
-        return Effect.zipRight(loop.rejectToken(failure.rejectedToken), Effect.suspend(() => step(retry, true)))
+    attempt(deadlineAt, (failure) => {
+      const rejectedToken = failure.rejectedToken
+      const rejectToken = loop.rejectToken
+      if (rejectedToken !== undefined && rejectToken !== undefined && !tokenRejected) {
+        return Effect.zipRight(Effect.suspend(() => rejectToken(rejectedToken)), Effect.suspend(() => step(retry, true)))
       }
       if (!failure.replayable || retry >= policy.maxRetries) return Effect.fail(failure.error)
       if (failure.retryAfter !== undefined && Duration.greaterThan(failure.retryAfter, policy.retryAfterCap)) {

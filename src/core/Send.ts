@@ -101,7 +101,8 @@ const manualRedirects = (fiber: { readonly currentContext: Context.Context<never
  */
 const fastOutgoing = (out: Outgoing.Prepared): Transport.Outgoing => {
   const body = out.body
-  if (body === undefined) return { method: out.method, origin: out.origin, path: out.path, headers: out.headers, body: undefined }
+  // Without a body the prepared request already has the fast path's shape.
+  if (body === undefined) return out as Outgoing.Prepared & { readonly body: undefined }
   switch (body._tag) {
     case "Text":
       return { method: out.method, origin: out.origin, path: out.path, headers: out.headers, body: body.text }
@@ -130,6 +131,21 @@ const fastOutgoing = (out: Outgoing.Prepared): Transport.Outgoing => {
 export interface Sender {
   /** One attempt within `budgetMillis` of the clock in force. */
   readonly send: (out: Outgoing.Prepared, budgetMillis: number, clock: Clock.Clock) => Effect.Effect<Transport.Exchange, Failure>
+  /**
+   * One attempt whose outcome goes on to `onAnswer` or `onFailure`, which
+   * give the effect the call continues with. On the fast path they are
+   * called from the transport's callback: the attempt is one `Effect.async`
+   * resumed with what they return (a call that succeeds at once runs no other
+   * step for it); elsewhere it is `send` matched on its outcome. A throw in
+   * either is a defect of the call.
+   */
+  readonly attempt: <B, E>(
+    out: Outgoing.Prepared,
+    budgetMillis: number,
+    clock: Clock.Clock,
+    onAnswer: (answer: Transport.Exchange) => Effect.Effect<B, E>,
+    onFailure: (failure: Failure) => Effect.Effect<B, E>
+  ) => Effect.Effect<B, E>
 }
 
 /**
@@ -238,10 +254,49 @@ export const make = (http: HttpClient.HttpClient): Sender => {
       })
     })
 
+  const budget = (millis: number) => (timed(millis) ? Math.max(0, millis) : Infinity)
+
   return {
     send: (out, budgetMillis, clock) =>
       fast !== undefined && isLiveClock(clock)
-        ? fast.exchange(fastOutgoing(out), timed(budgetMillis) ? Math.max(0, budgetMillis) : Infinity)
-        : generic(out, budgetMillis, clock)
+        ? fast.exchange(fastOutgoing(out), budget(budgetMillis))
+        : generic(out, budgetMillis, clock),
+    attempt: <B, E>(
+      out: Outgoing.Prepared,
+      budgetMillis: number,
+      clock: Clock.Clock,
+      onAnswer: (answer: Transport.Exchange) => Effect.Effect<B, E>,
+      onFailure: (failure: Failure) => Effect.Effect<B, E>
+    ): Effect.Effect<B, E> =>
+      fast !== undefined && isLiveClock(clock)
+        // `Effect.async` with a canceler would wrap the wait in `onInterrupt` (about twice the run-loop steps of
+        // this): the exchange is aborted here when the wait ends in a failure before the transport reported, which
+        // only interruption does.
+        ? Effect.uninterruptibleMask((restore) => {
+          let cancel: (() => void) | undefined
+          let reported = false
+          return Effect.matchCauseEffect(
+            restore(Effect.async<B, E>((resume) => {
+              cancel = fast.start(fastOutgoing(out), budget(budgetMillis), (answer, failure) => {
+                reported = true
+                let next: Effect.Effect<B, E>
+                try {
+                  next = failure === undefined ? onAnswer(answer!) : onFailure(failure)
+                } catch (defect) {
+                  next = Effect.die(defect)
+                }
+                resume(next)
+              })
+            })),
+            {
+              onFailure: (cause) => {
+                if (!reported) cancel?.()
+                return Effect.failCause(cause)
+              },
+              onSuccess: Effect.succeed
+            }
+          )
+        })
+        : Effect.matchEffect(generic(out, budgetMillis, clock), { onFailure, onSuccess: onAnswer })
   }
 }

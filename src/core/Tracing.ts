@@ -59,25 +59,33 @@ const none: CallTrace = { span: undefined, headers: noHeaders }
 /**
  * Starts the tracing of a call: its span (parent from the context unless
  * propagation is disabled there, the fiber's span annotations and links),
- * `http.request.method` and `url.full` (already redacted).
+ * `http.request.method` and `url.full` (already redacted). The span is
+ * named `<spanPrefix>.<operation>`; its name and URL are made only when there
+ * is a span to give them to.
  *
  * @since 0.1.0
  */
 export const start = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   clock: Clock.Clock,
-  name: string,
-  method: string,
-  redactedUrl: string
+  spanPrefix: string,
+  call: {
+    readonly operation: string
+    readonly method: string
+    /** Redacted; may be computed when read. */
+    readonly url: string
+  }
 ): CallTrace => {
   if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return none
-  const parent = withPropagation(Context.getOption(fiber.currentContext, Tracer.ParentSpan))
+  const parentSpan = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
+  if (parentSpan._tag === "None" && fiber.currentTracer === builtInTracer) return none
+  const parent = withPropagation(parentSpan)
   let span: Tracer.Span | undefined
   if (fiber.currentTracer !== builtInTracer) {
     const links = fiber.getFiberRef(FiberRef.currentTracerSpanLinks)
     const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
     span = fiber.currentTracer.span(
-      name,
+      `${spanPrefix}.${call.operation}`,
       parent,
       Context.empty(),
       Chunk.toReadonlyArray(links),
@@ -86,8 +94,8 @@ export const start = (
     )
     const annotations = fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)
     if (HashMap.size(annotations) > 0) HashMap.forEach(annotations, (value, key) => span!.attribute(key, value))
-    span.attribute("http.request.method", method)
-    span.attribute("url.full", redactedUrl)
+    span.attribute("http.request.method", call.method)
+    span.attribute("url.full", call.url)
   }
   const propagated = span ?? Option.getOrUndefined(parent)
   const headers = propagated !== undefined && fiber.getFiberRef(HttpClient.currentTracerPropagation)

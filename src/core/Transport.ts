@@ -49,6 +49,14 @@ export type Failure =
   | { readonly _tag: "Request"; readonly cause: unknown }
   | { readonly _tag: "Body"; readonly cause: unknown }
 
+/**
+ * Called once when an exchange started by {@link FastPath.start} ends: with
+ * the answer (`failure` undefined), or with the failure.
+ *
+ * @since 0.1.0
+ */
+export type Done = (answer: Exchange | undefined, failure: Failure | undefined) => void
+
 /** The capability. @since 0.1.0 */
 export interface FastPath {
   /**
@@ -57,6 +65,13 @@ export interface FastPath {
    * Interruption aborts the request.
    */
   readonly exchange: (request: Outgoing, timeoutMillis: number) => Effect.Effect<Exchange, Failure>
+  /**
+   * The same exchange with a callback instead of an effect (what `ApiClient`
+   * wraps in its own single `Effect.async`, judging the answer inside the
+   * callback): `done` is called once, unless the returned function (abort,
+   * no callback) is called first.
+   */
+  readonly start: (request: Outgoing, timeoutMillis: number, done: Done) => () => void
 }
 
 /** The fast path of a client, if it has one. @since 0.1.0 */

@@ -39,6 +39,9 @@ const headerObject = (raw: ReadonlyArray<Buffer | string>): Record<string, strin
   return out
 }
 
+/** No raw headers (before an answer's headers came, and once they are read). */
+const noRawHeaders: ReadonlyArray<Buffer | string> = []
+
 /**
  * A whole answer whose body stays in undici's buffers (outside the JS heap)
  * until it is read, and is let go of when it is read.
@@ -49,16 +52,26 @@ const headerObject = (raw: ReadonlyArray<Buffer | string>): Record<string, strin
  * promotes whatever they hold, where only a full collection frees it). A
  * body kept as one large string would be promoted with them; bytes read and
  * dropped leave nothing large behind.
+ *
+ * The header object is made when first asked for: a 2xx answer that decodes
+ * is judged without its headers, and building them is a string per name and
+ * value. Until then the raw pairs are held, as long as the body chunks (views
+ * of the same socket reads) are.
  */
 class Answer implements Transport.Exchange {
   #chunks: Array<Buffer> | undefined
-  constructor(
-    readonly status: number,
-    // Made at once, not when first read: undici's raw header buffers are views of whole socket reads.
-    readonly headers: Record<string, string | Array<string>>,
-    chunks: Array<Buffer>
-  ) {
+  #raw: ReadonlyArray<Buffer | string>
+  #headers: Record<string, string | Array<string>> | undefined = undefined
+  constructor(readonly status: number, raw: ReadonlyArray<Buffer | string>, chunks: Array<Buffer>) {
+    this.#raw = raw
     this.#chunks = chunks
+  }
+  get headers(): Record<string, string | Array<string>> {
+    if (this.#headers === undefined) {
+      this.#headers = headerObject(this.#raw)
+      this.#raw = noRawHeaders
+    }
+    return this.#headers
   }
   readText(): string {
     const chunks = this.#chunks
@@ -73,48 +86,51 @@ class Answer implements Transport.Exchange {
  * `onComplete`/`onError`; on large pages it costs measurably less per byte
  * than the newer controller handler, which undici adapts to this one) with
  * the attempt timer. Its state lives in fields rather than closures so that
- * it can drop everything it holds the moment it resumes the fiber.
+ * it can drop everything it holds the moment it reports.
  */
 class Call implements Dispatcher.DispatchHandler {
-  #resume: ((effect: Effect.Effect<Transport.Exchange, Transport.Failure>) => void) | undefined
+  #done: Transport.Done | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   #abortRequest: ((reason: Error) => void) | undefined = undefined
   #abortReason: Aborted | undefined = undefined
   #status = 0
-  #rawHeaders: ReadonlyArray<Buffer | string> = []
+  #rawHeaders: ReadonlyArray<Buffer | string> = noRawHeaders
   #responded = false
   #chunks: Array<Buffer> = []
 
-  constructor(resume: (effect: Effect.Effect<Transport.Exchange, Transport.Failure>) => void, timeoutMillis: number) {
-    this.#resume = resume
+  constructor(done: Transport.Done, timeoutMillis: number) {
+    this.#done = done
     // A budget a native timer cannot hold (Infinity, or over ~24.8 days, which Node would turn into 1 ms) sets none.
-    this.#timer = timeoutMillis <= maxTimerMillis
-      ? setTimeout(() => {
-        this.#finish(Effect.fail(timedOut))
-        this.#abort(new Aborted("attempt timeout"))
-      }, Math.max(0, timeoutMillis))
-      : undefined
+    this.#timer = timeoutMillis <= maxTimerMillis ? setTimeout(onAttemptTimeout, Math.max(0, timeoutMillis), this) : undefined
   }
 
-  /** Interruption: no resumption, and the request is aborted. */
+  /** The attempt timer fired: a timeout, and the request is aborted. */
+  timedOut(): void {
+    this.#timer = undefined
+    this.#finish(undefined, timedOut)
+    this.#abort(new Aborted("attempt timeout"))
+  }
+
+  /** Interruption: no callback, and the request is aborted. */
   cancel(): void {
-    this.#resume = undefined
+    this.#done = undefined
     this.#release()
     this.#abort(new Aborted("interrupted"))
   }
 
   #release(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
-    this.#rawHeaders = []
+    this.#timer = undefined
+    this.#rawHeaders = noRawHeaders
     this.#chunks = []
   }
 
-  #finish(effect: Effect.Effect<Transport.Exchange, Transport.Failure>): void {
-    const resume = this.#resume
-    if (resume === undefined) return
-    this.#resume = undefined
+  #finish(answer: Transport.Exchange | undefined, failure: Transport.Failure | undefined): void {
+    const done = this.#done
+    if (done === undefined) return
+    this.#done = undefined
     this.#release()
-    resume(effect)
+    done(answer, failure)
   }
 
   #abort(reason: Aborted): void {
@@ -141,39 +157,53 @@ class Call implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
-    this.#finish(Effect.succeed(new Answer(this.#status, headerObject(this.#rawHeaders), this.#chunks)))
+    if (this.#done === undefined) return
+    this.#finish(new Answer(this.#status, this.#rawHeaders, this.#chunks), undefined)
   }
 
   onError(error: Error): void {
-    this.#finish(Effect.fail({ _tag: this.#responded ? "Body" : "Request", cause: error }))
+    this.#finish(undefined, { _tag: this.#responded ? "Body" : "Request", cause: error })
   }
 }
+
+const onAttemptTimeout = (call: Call) => call.timedOut()
 
 /**
  * The fast path over one undici dispatcher: one `dispatch` per attempt.
  *
  * @since 0.1.0
  */
-export const makeFastPath = (dispatcher: Dispatcher): Transport.FastPath => ({
-  exchange: (request, timeoutMillis) =>
-    Effect.async<Transport.Exchange, Transport.Failure>((resume) => {
-      const call = new Call(resume, timeoutMillis)
-      dispatcher.dispatch(
-        {
-          origin: request.origin,
-          path: request.path,
-          method: request.method as Dispatcher.HttpMethod,
-          headers: request.headers,
-          // undici takes an async iterable body too (its types list only the other forms)
-          body: (request.body ?? null) as Exclude<Dispatcher.DispatchOptions["body"], undefined>,
-          headersTimeout: 0,
-          bodyTimeout: 0
-        },
-        call
-      )
-      return Effect.sync(() => call.cancel())
-    })
-})
+export const makeFastPath = (dispatcher: Dispatcher): Transport.FastPath => {
+  const start = (request: Transport.Outgoing, timeoutMillis: number, done: Transport.Done): () => void => {
+    const call = new Call(done, timeoutMillis)
+    dispatcher.dispatch(
+      {
+        origin: request.origin,
+        path: request.path,
+        method: request.method as Dispatcher.HttpMethod,
+        headers: request.headers,
+        // undici takes an async iterable body too (its types list only the other forms)
+        body: (request.body ?? null) as Exclude<Dispatcher.DispatchOptions["body"], undefined>,
+        headersTimeout: 0,
+        bodyTimeout: 0
+      },
+      call
+    )
+    return () => call.cancel()
+  }
+  return {
+    start,
+    exchange: (request, timeoutMillis) =>
+      Effect.async<Transport.Exchange, Transport.Failure>((resume) => {
+        const cancel = start(
+          request,
+          timeoutMillis,
+          (answer, failure) => resume(failure === undefined ? Effect.succeed(answer!) : Effect.fail(failure))
+        )
+        return Effect.sync(cancel)
+      })
+  }
+}
 
 /** A client over a dispatcher: the platform's undici client with the fast path attached. @since 0.1.0 */
 export const make = (dispatcher: Dispatcher): HttpClient.HttpClient =>
