@@ -69,6 +69,8 @@ export const encode = <E>(options: {
   readonly contentType: string
   readonly size: number
   readonly open: () => Stream.Stream<Uint8Array, E>
+  /** The file's bytes as a plain async iterable too, when its source has one (see `UploadFile.Content.native`). */
+  readonly native?: (() => AsyncIterable<Uint8Array>) | undefined
 }): Body<E> => {
   const parts = new Parts([
     ...Object.entries(options.fields),
@@ -90,7 +92,30 @@ export const encode = <E>(options: {
     contentType: encoder.contentType,
     contentLength: Number(encoder.contentLength),
     // The file's own stream between the two, so its failures keep their type.
-    open: () => Stream.concat(Stream.succeed(headBytes), Stream.concat(options.open(), Stream.succeed(tailBytes))),
+    open: () => {
+      const body = Stream.concat(Stream.succeed(headBytes), Stream.concat(options.open(), Stream.succeed(tailBytes)))
+      const native = options.native
+      return native === undefined ? body : withNative(body, () => framed(headBytes, native(), tailBytes))
+    },
     whole: (file) => Bytes.concat([headBytes, file, tailBytes])
   }
 }
+
+/** The head, the file's chunks, the tail. */
+async function* framed(head: Uint8Array, file: AsyncIterable<Uint8Array>, tail: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield head
+  yield* file
+  yield tail
+}
+
+/**
+ * `stream`, made an `AsyncIterable` of the same bytes too: a transport that
+ * takes an async iterable body (the core's fast path, undici) sends
+ * `native()` as it is, without pulling every chunk through the `Stream`
+ * (about 100 µs of CPU per chunk; a 200 MB file is 1 600 chunks of 128 KiB).
+ * Any other transport runs the `Stream`.
+ *
+ * @since 0.1.0
+ */
+export const withNative = <A, E>(stream: Stream.Stream<A, E>, native: () => AsyncIterable<A>): Stream.Stream<A, E> =>
+  Object.assign(stream, { [Symbol.asyncIterator]: () => native()[Symbol.asyncIterator]() })

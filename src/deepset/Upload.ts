@@ -179,7 +179,8 @@ export const make = (deps: Dependencies): Upload => (workspace, files, options) 
         fileName: name,
         contentType,
         size: content.size,
-        open: content.open
+        open: content.open,
+        native: content.native
       })
       const send = (requestBody: ApiClient.Body) =>
         deps.client.run({

@@ -53,6 +53,14 @@ export interface Content {
   readonly open: () => Stream.Stream<Uint8Array, UploadFileError>
   /** The whole content in one read, where the source has a cheaper way than the stream (a small file on disk). */
   readonly readAll?: (() => Effect.Effect<Uint8Array, UploadFileError>) | undefined
+  /**
+   * The same bytes as a plain `AsyncIterable`, opened anew for each attempt,
+   * where the source has one (a file on disk: its `fs.ReadStream`); it throws
+   * an `UploadFileError`. A transport that takes an async iterable body
+   * (undici's fast path) sends it as it is, without pulling each chunk
+   * through the `Stream`; every other transport reads `open`.
+   */
+  readonly native?: (() => AsyncIterable<Uint8Array>) | undefined
 }
 
 /** Marks an {@link UploadFile}. @since 0.1.0 */

@@ -50,21 +50,32 @@ export const fromPath = (
         return stat.size
       },
       catch: (cause) => readError(name, path, cause)
-    }).pipe(Effect.map((size): UploadFile.Content => ({
-      size,
-      readAll: () =>
-        Effect.tryPromise({
-          try: () => Fs.promises.readFile(path),
-          catch: (cause) => readError(name, path, cause)
-        }),
-      open: () =>
-        Stream.fromAsyncIterable(
-          // Chunks of at most 128 KiB (fewer bytes in flight and awaiting collection), and no larger than the file.
-          Fs.createReadStream(path, { highWaterMark: Math.max(16 * 1024, Math.min(128 * 1024, size + 1)) }) as AsyncIterable<
-            Uint8Array
-          >,
-          (cause) => readError(name, path, cause)
-        )
-    })))
+    }).pipe(Effect.map((size): UploadFile.Content => {
+      // Chunks of at most 128 KiB (fewer bytes in flight and awaiting collection), and no larger than the file.
+      const chunkSize = Math.max(16 * 1024, Math.min(128 * 1024, size + 1))
+      return {
+        size,
+        readAll: () =>
+          Effect.tryPromise({
+            try: () => Fs.promises.readFile(path),
+            catch: (cause) => readError(name, path, cause)
+          }),
+        open: () =>
+          Stream.fromAsyncIterable(
+            Fs.createReadStream(path, { highWaterMark: chunkSize }) as AsyncIterable<Uint8Array>,
+            (cause) => readError(name, path, cause)
+          ),
+        native: () => readChunks(name, path, chunkSize)
+      }
+    }))
   })
+}
+
+/** The file's chunks from `fs.createReadStream`, a read failure thrown as the `UploadFileError` the `Stream` fails with. */
+async function* readChunks(name: string, path: string, chunkSize: number): AsyncGenerator<Uint8Array> {
+  try {
+    yield* Fs.createReadStream(path, { highWaterMark: chunkSize }) as AsyncIterable<Uint8Array>
+  } catch (cause) {
+    throw readError(name, path, cause)
+  }
 }
