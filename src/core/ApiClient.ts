@@ -19,7 +19,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schema from "effect/Schema"
+import type * as Tracer from "effect/Tracer"
 import type * as ApiError from "./ApiError.js"
 import * as Credentials from "./Credentials.js"
 import * as ErrorMapping from "./ErrorMapping.js"
@@ -33,6 +35,7 @@ import * as RateLimiter from "./RateLimiter.js"
 import * as Redaction from "./Redaction.js"
 import * as Send from "./Send.js"
 import * as Tracing from "./Tracing.js"
+import type * as Transport from "./Transport.js"
 import { userAgent } from "./Version.js"
 
 /** How a client reaches its API. @since 0.1.0 */
@@ -105,6 +108,170 @@ const baseQuerySecrets = (baseUrl: string): ReadonlyArray<string> => {
   }
 }
 
+/** What every call of one client shares. */
+interface Client {
+  readonly api: string
+  readonly sender: Send.Sender
+  readonly limiter: RateLimiter.RateLimiter
+  readonly registry: Redaction.Registry
+  readonly advice: ErrorMapping.Advice
+  readonly base: Outgoing.Base
+}
+
+/** Where a call happens, for its errors and span: the URL is redacted when first read (a call that succeeds without a span never reads it). */
+class CallSite<A> implements ErrorMapping.CallSite {
+  readonly api: string
+  readonly operation: string
+  readonly method: string
+  #url: string | undefined = undefined
+  constructor(
+    readonly client: Client,
+    readonly spec: Request<A>,
+    readonly prepared: Either.Either<Outgoing.Prepared, Outgoing.Refusal>
+  ) {
+    this.api = client.api
+    this.operation = spec.operation
+    this.method = spec.method
+  }
+  get url(): string {
+    if (this.#url === undefined) {
+      const { base, registry } = this.client
+      const { prepared, spec } = this
+      const raw = Either.isRight(prepared)
+        ? prepared.right.url
+        : spec.url ?? (base.invalid === undefined ? base.origin + base.path + Either.getOrElse(spec.path, () => "/…") : "(invalid base URL)")
+      this.#url = Redaction.redactUrl(registry.scrub(raw))
+    }
+    return this.#url
+  }
+}
+
+/** The dynamic credentials of a client. */
+type Dynamic = Extract<Credentials.Credentials, { readonly _tag: "Dynamic" }>
+
+/** Every failure of an attempt goes to it: the policy loop's retry, or the end of the call. */
+type Recover<B> = (failure: PolicyLoop.Failure) => Effect.Effect<B, ApiError.ApiError>
+
+/**
+ * One call in flight: what its attempts share, the policy loop's view of it
+ * (its attempts) and the judging's (`Outcome.Attempt`). One object per call
+ * rather than a closure per step.
+ */
+class Call<A, B> implements PolicyLoop.Loop<B>, Outcome.Attempt<A> {
+  readonly registry: Redaction.Registry
+  readonly advice: ErrorMapping.Advice
+  readonly attemptMillis: number
+  readonly rejectToken: ((token: Redacted.Redacted<string>) => Effect.Effect<void>) | undefined
+  readonly onRetry: ((info: PolicyLoop.RetryInfo) => void) | undefined
+  constructor(
+    readonly client: Client,
+    readonly spec: Request<A>,
+    readonly finish: Outcome.Finish<A, B>,
+    readonly ctx: ErrorMapping.CallSite,
+    readonly policy: Policy.Policy,
+    readonly clock: Clock.Clock,
+    readonly span: Tracer.Span | undefined,
+    readonly sent: Outgoing.Prepared,
+    readonly source: Dynamic | undefined,
+    /** Whether the calling region is interruptible (a wait is aborted on interruption only then). */
+    readonly interruptible: boolean
+  ) {
+    this.registry = client.registry
+    this.advice = client.advice
+    this.attemptMillis = Duration.toMillis(policy.attemptTimeout)
+    this.rejectToken = source === undefined ? undefined : (token) => {
+      span?.event("credentials refreshed", clock.unsafeCurrentTimeNanos())
+      return source.source.reject(token)
+    }
+    this.onRetry = span === undefined ? undefined : (info) =>
+      Tracing.retryEvent(span, clock, {
+        resend: info.resend,
+        waitMillis: info.waitMillis,
+        errorTag: info.error._tag,
+        status: info.error.status
+      })
+  }
+
+  attempt(deadlineAt: number, recover: Recover<B>): Effect.Effect<B, ApiError.ApiError> {
+    const limit = this.policy.rateLimit
+    if (limit === undefined) return this.withToken(deadlineAt, recover)
+    return Effect.matchEffect(
+      Effect.suspend(() => {
+        const now = this.clock.unsafeCurrentTimeMillis()
+        return this.client.limiter.take(limit, now, deadlineAt - now)
+      }),
+      {
+        onFailure: () => recover(Outcome.failed(ErrorMapping.deadline(this.ctx, this.policy.deadline, "the client's rate limit"))),
+        onSuccess: () => this.withToken(deadlineAt, recover)
+      }
+    )
+  }
+
+  withToken(deadlineAt: number, recover: Recover<B>): Effect.Effect<B, ApiError.ApiError> {
+    const source = this.source
+    if (source === undefined) return this.exchange(deadlineAt, this.sent, undefined, recover)
+    const current = source.source.current?.()
+    const left = PolicyLoop.remaining(this.clock, deadlineAt)
+    const get = current !== undefined
+      ? Effect.succeed(current)
+      : Send.timed(left)
+      ? Effect.timeoutFail(source.source.get, {
+        duration: Duration.millis(left),
+        onTimeout: () => ErrorMapping.deadline(this.ctx, this.policy.deadline, "the credentials")
+      })
+      : source.source.get
+    return Effect.matchEffect(get, {
+      onFailure: (error) => recover(Outcome.failed(error)),
+      onSuccess: (token) => {
+        this.registry.addDynamic(token)
+        const value = Credentials.authorization(source.scheme, token)
+        const problem = Outgoing.checkHeader("authorization", value, "credentials")
+        if (problem !== undefined) return recover(Outcome.failed(ErrorMapping.refused(this.ctx, problem)))
+        return this.exchange(deadlineAt, { ...this.sent, headers: { ...this.sent.headers, authorization: value } }, token, recover)
+      }
+    })
+  }
+
+  exchange(
+    deadlineAt: number,
+    request: Outgoing.Prepared,
+    token: Redacted.Redacted<string> | undefined,
+    recover: Recover<B>
+  ): Effect.Effect<B, ApiError.ApiError> {
+    const left = PolicyLoop.remaining(this.clock, deadlineAt)
+    if (left <= 0) return recover(Outcome.failed(ErrorMapping.deadline(this.ctx, this.policy.deadline, undefined)))
+    const budget = Math.min(this.attemptMillis, left)
+    return this.client.sender.attempt(
+      request,
+      budget,
+      this.clock,
+      this.interruptible,
+      new Judge(this, token, left <= this.attemptMillis, recover)
+    )
+  }
+}
+
+/** What one attempt's outcome becomes: the call's value, or a failure for the policy loop. */
+class Judge<A, B> implements Send.Handler<B, ApiError.ApiError> {
+  constructor(
+    readonly call: Call<A, B>,
+    /** The dynamic token the attempt carries (a 401 rejects it). */
+    readonly token: Redacted.Redacted<string> | undefined,
+    /** Whether the attempt's budget was what was left of the deadline. */
+    readonly byDeadline: boolean,
+    readonly recover: Recover<B>
+  ) {}
+  onAnswer(answer: Transport.Exchange): Effect.Effect<B, ApiError.ApiError> {
+    const call = this.call
+    call.span?.attribute("http.response.status_code", answer.status)
+    const judged = Outcome.fromAnswer(call, answer, call.clock, this.token, call.finish)
+    return Either.isRight(judged) ? Effect.succeed(judged.right) : this.recover(judged.left)
+  }
+  onFailure(failure: Send.Failure): Effect.Effect<B, ApiError.ApiError> {
+    return this.recover(Outcome.fromSend(this.call, this.byDeadline, failure))
+  }
+}
+
 /**
  * A client for one API on the `HttpClient` in context.
  *
@@ -147,29 +314,12 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
     const hideUrlFromPlatformSpans = baseQuerySecrets(options.baseUrl).length > 0
     const dynamic = credentials._tag === "Dynamic" ? credentials : undefined
 
-    /** Where a call happens, for its errors and span: the URL is redacted when first read (a call that succeeds without a span never reads it). */
-    const callSite = <A>(spec: Request<A>, prepared: Either.Either<Outgoing.Prepared, Outgoing.Refusal>): ErrorMapping.CallSite => {
-      let url: string | undefined
-      return {
-        api,
-        operation: spec.operation,
-        method: spec.method,
-        get url() {
-          if (url === undefined) {
-            const raw = Either.isRight(prepared)
-              ? prepared.right.url
-              : spec.url ?? (base.invalid === undefined ? base.origin + base.path + Either.getOrElse(spec.path, () => "/…") : "(invalid base URL)")
-            url = Redaction.redactUrl(registry.scrub(raw))
-          }
-          return url
-        }
-      }
-    }
+    const client: Client = { api, sender, limiter, registry, advice, base }
 
     const runWith = <A, B>(spec: Request<A>, finish: Outcome.Finish<A, B>): Effect.Effect<B, ApiError.ApiError> =>
-      Effect.withFiberRuntime((fiber) => {
+      Effect.withFiberRuntime((fiber, status) => {
         const prepared = Outgoing.prepare(fixed, spec)
-        const ctx = callSite(spec, prepared)
+        const ctx = new CallSite(client, spec, prepared)
         if (Either.isLeft(prepared)) return Effect.fail(ErrorMapping.refused(ctx, prepared.left))
         const out = prepared.right
         const authenticated = !out.external && spec.authenticated !== false
@@ -183,90 +333,8 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
         const sent: Outgoing.Prepared = out.external || trace.headers === Tracing.noHeaders
           ? out
           : { ...out, headers: { ...out.headers, ...trace.headers } }
-        const source = authenticated ? dynamic : undefined
-        const at: Outcome.Attempt<A> = { ctx, spec, policy, registry, advice }
-        const attemptMillis = Duration.toMillis(policy.attemptTimeout)
-
-        // Every failure of an attempt goes to `recover` (the policy loop's retry or give-up); the answer is judged
-        // where it arrives, so a call that succeeds at once runs no step beyond its one wait.
-        type Recover = (failure: PolicyLoop.Failure) => Effect.Effect<B, ApiError.ApiError>
-        const exchange = (
-          deadlineAt: number,
-          request: Outgoing.Prepared,
-          token: Redacted.Redacted<string> | undefined,
-          recover: Recover
-        ): Effect.Effect<B, ApiError.ApiError> => {
-          const left = PolicyLoop.remaining(clock, deadlineAt)
-          if (left <= 0) return recover(Outcome.failed(ErrorMapping.deadline(ctx, policy.deadline, undefined)))
-          const byDeadline = left <= attemptMillis
-          return sender.attempt(
-            request,
-            Math.min(attemptMillis, left),
-            clock,
-            (answer) => {
-              span?.attribute("http.response.status_code", answer.status)
-              const judged = Outcome.fromAnswer(at, answer, clock, token, finish)
-              return Either.isRight(judged) ? Effect.succeed(judged.right) : recover(judged.left)
-            },
-            (failure) => recover(Outcome.fromSend(at, byDeadline, failure))
-          )
-        }
-
-        const withToken = (deadlineAt: number, recover: Recover): Effect.Effect<B, ApiError.ApiError> => {
-          if (source === undefined) return exchange(deadlineAt, sent, undefined, recover)
-          const current = source.source.current?.()
-          const left = PolicyLoop.remaining(clock, deadlineAt)
-          const get = current !== undefined
-            ? Effect.succeed(current)
-            : Send.timed(left)
-            ? Effect.timeoutFail(source.source.get, {
-              duration: Duration.millis(left),
-              onTimeout: () => ErrorMapping.deadline(ctx, policy.deadline, "the credentials")
-            })
-            : source.source.get
-          return Effect.matchEffect(get, {
-            onFailure: (error) => recover(Outcome.failed(error)),
-            onSuccess: (token) => {
-              registry.addDynamic(token)
-              const value = Credentials.authorization(source.scheme, token)
-              const problem = Outgoing.checkHeader("authorization", value, "credentials")
-              if (problem !== undefined) return recover(Outcome.failed(ErrorMapping.refused(ctx, problem)))
-              return exchange(deadlineAt, { ...sent, headers: { ...sent.headers, authorization: value } }, token, recover)
-            }
-          })
-        }
-
-        const limit = policy.rateLimit
-        const attempt = limit === undefined ? withToken : (deadlineAt: number, recover: Recover) =>
-          Effect.matchEffect(
-            Effect.suspend(() => {
-              const now = clock.unsafeCurrentTimeMillis()
-              return limiter.take(limit, now, deadlineAt - now)
-            }),
-            {
-              onFailure: () => recover(Outcome.failed(ErrorMapping.deadline(ctx, policy.deadline, "the client's rate limit"))),
-              onSuccess: () => withToken(deadlineAt, recover)
-            }
-          )
-
-        let effect = PolicyLoop.run(
-          {
-            policy,
-            clock,
-            rejectToken: source === undefined ? undefined : (token) => {
-              span?.event("credentials refreshed", clock.unsafeCurrentTimeNanos())
-              return source.source.reject(token)
-            },
-            onRetry: span === undefined ? undefined : (info) =>
-              Tracing.retryEvent(span, clock, {
-                resend: info.resend,
-                waitMillis: info.waitMillis,
-                errorTag: info.error._tag,
-                status: info.error.status
-              })
-          },
-          attempt
-        )
+        const call = new Call(client, spec, finish, ctx, policy, clock, span, sent, authenticated ? dynamic : undefined, RuntimeFlags.interruption(status.runtimeFlags))
+        let effect = PolicyLoop.run(call)
         if (span !== undefined) effect = Tracing.traced(fiber, clock, span, effect)
         if (hideUrlFromPlatformSpans) {
           effect = Effect.locallyWith(effect, HttpClient.currentTracerDisabledWhen, (previous) => (request) =>

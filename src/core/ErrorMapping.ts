@@ -36,6 +36,9 @@ export interface Advice {
 /** How much of an error body is ever searched or parsed. @since 0.1.0 */
 export const maxScanned = 64 * 1024
 
+/** The call-site fields every error carries (read one by one: a call site may compute its URL when read). */
+const site = (ctx: CallSite): CallSite => ({ api: ctx.api, operation: ctx.operation, method: ctx.method, url: ctx.url })
+
 const where = (ctx: CallSite, status?: number): string =>
   `${ctx.method} ${ctx.url}${status === undefined ? "" : ` → ${status}`}`
 
@@ -186,7 +189,7 @@ export const fromStatus = (
     }
   }
   const base = {
-    ...ctx,
+    ...site(ctx),
     status,
     ...(requestId === undefined ? {} : { requestId }),
     ...(text.length === 0 ? {} : { body: html ? `(HTML page omitted: ${summary || "no heading"})` : ApiError.excerpt(text) })
@@ -298,7 +301,7 @@ export const decodeFailure = (
   problem: Outgoing.Refusal
 ): ApiError.DecodeError =>
   new ApiError.DecodeError({
-    ...ctx,
+    ...site(ctx),
     status,
     body: isHtml(text, contentType) ? `(HTML page omitted: ${pageSummary(text) || "no heading"})` : ApiError.excerpt(text),
     path: problem.field,
@@ -311,7 +314,7 @@ export const decodeFailure = (
 /** A request refused before sending. @since 0.1.0 */
 export const refused = (ctx: CallSite, refusal: Outgoing.Refusal): ApiError.InvalidRequest =>
   new ApiError.InvalidRequest({
-    ...ctx,
+    ...site(ctx),
     problems: [{ field: refusal.field, message: refusal.message }],
     message: `${ctx.api} ${ctx.operation}: ${refusal.field} ${refusal.message}; nothing was sent`
   })
@@ -319,7 +322,7 @@ export const refused = (ctx: CallSite, refusal: Outgoing.Refusal): ApiError.Inva
 /** The policy's deadline ran out. @since 0.1.0 */
 export const deadline = (ctx: CallSite, after: Duration.Duration, waitingFor: string | undefined): ApiError.Timeout =>
   new ApiError.Timeout({
-    ...ctx,
+    ...site(ctx),
     kind: "deadline",
     after,
     message: `${ctx.api} ${ctx.operation}: gave up after ${Duration.format(after)}${
@@ -330,7 +333,7 @@ export const deadline = (ctx: CallSite, after: Duration.Duration, waitingFor: st
 /** One attempt got no answer in time. @since 0.1.0 */
 export const attemptTimeout = (ctx: CallSite, after: Duration.Duration): ApiError.Timeout =>
   new ApiError.Timeout({
-    ...ctx,
+    ...site(ctx),
     kind: "attempt",
     after,
     message: `${ctx.api} ${ctx.operation}: no response within ${Duration.format(after)} (${
@@ -347,7 +350,7 @@ const tlsCodes = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_OSSL/
  */
 export const transport = (ctx: CallSite, description: string, notSent: boolean, code?: string): ApiError.Transport =>
   new ApiError.Transport({
-    ...ctx,
+    ...site(ctx),
     notSent,
     message: `${ctx.api} ${ctx.operation}: could not ${notSent ? "reach the server" : "complete the exchange"} (${
       where(ctx)

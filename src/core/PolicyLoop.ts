@@ -31,13 +31,21 @@ export interface Failure {
 }
 
 /** What the loop of a call needs. @since 0.1.0 */
-export interface Loop {
+export interface Loop<B> {
   readonly policy: Policy.Policy
   readonly clock: Clock.Clock
   /** Tells the token source that the server refused `token` (a dynamic credential's). */
   readonly rejectToken?: ((token: Redacted.Redacted<string>) => Effect.Effect<void>) | undefined
   /** Called before each retry's wait. */
   readonly onRetry?: ((info: RetryInfo) => void) | undefined
+  /**
+   * One attempt. It gets the deadline (epoch millis of the loop's clock;
+   * `Infinity` for none), must not wait past it, and hands every failure to
+   * `recover` (which retries, or fails the call) rather than failing with
+   * it: an attempt that succeeds then runs no step of the loop's (no handler
+   * frame around it).
+   */
+  readonly attempt: (deadlineAt: number, recover: (failure: Failure) => Effect.Effect<B, ApiError.ApiError>) => Effect.Effect<B, ApiError.ApiError>
 }
 
 /** One retry, for the call's span. @since 0.1.0 */
@@ -48,22 +56,16 @@ export interface RetryInfo {
 }
 
 /**
- * Runs `attempt` under the policy. `attempt` gets the deadline (epoch millis
- * of the loop's clock; `Infinity` for none), must not wait past it, and
- * hands every failure to `recover` (which retries, or fails the call) rather
- * than failing with it: an attempt that succeeds then runs no step of the
- * loop's (no handler frame around it).
+ * Runs the loop's attempts under its policy, the first one at once (the
+ * deadline starts now).
  *
  * @since 0.1.0
  */
-export const run = <B>(
-  loop: Loop,
-  attempt: (deadlineAt: number, recover: (failure: Failure) => Effect.Effect<B, ApiError.ApiError>) => Effect.Effect<B, ApiError.ApiError>
-): Effect.Effect<B, ApiError.ApiError> => {
+export const run = <B>(loop: Loop<B>): Effect.Effect<B, ApiError.ApiError> => {
   const { clock, policy } = loop
   const deadlineAt = clock.unsafeCurrentTimeMillis() + Duration.toMillis(policy.deadline)
   const step = (retry: number, tokenRejected: boolean): Effect.Effect<B, ApiError.ApiError> =>
-    attempt(deadlineAt, (failure) => {
+    loop.attempt(deadlineAt, (failure) => {
       const rejectedToken = failure.rejectedToken
       const rejectToken = loop.rejectToken
       if (rejectedToken !== undefined && rejectToken !== undefined && !tokenRejected) {

@@ -132,20 +132,55 @@ export interface Sender {
   /** One attempt within `budgetMillis` of the clock in force. */
   readonly send: (out: Outgoing.Prepared, budgetMillis: number, clock: Clock.Clock) => Effect.Effect<Transport.Exchange, Failure>
   /**
-   * One attempt whose outcome goes on to `onAnswer` or `onFailure`, which
-   * give the effect the call continues with. On the fast path they are
-   * called from the transport's callback: the attempt is one `Effect.async`
-   * resumed with what they return (a call that succeeds at once runs no other
-   * step for it); elsewhere it is `send` matched on its outcome. A throw in
-   * either is a defect of the call.
+   * One attempt whose outcome goes on to the handler, which gives the effect
+   * the call continues with. On the fast path the handler is called from the
+   * transport's callback: the attempt is one `Effect.async` resumed with what
+   * it returns (a call that succeeds at once runs no other step for it);
+   * elsewhere it is `send` matched on its outcome. A throw in the handler is
+   * a defect of the call. `interruptible`: whether the calling region is
+   * (only then can the wait be interrupted, and the exchange aborted).
    */
   readonly attempt: <B, E>(
     out: Outgoing.Prepared,
     budgetMillis: number,
     clock: Clock.Clock,
-    onAnswer: (answer: Transport.Exchange) => Effect.Effect<B, E>,
-    onFailure: (failure: Failure) => Effect.Effect<B, E>
+    interruptible: boolean,
+    handler: Handler<B, E>
   ) => Effect.Effect<B, E>
+}
+
+/** What one attempt's outcome goes on to. @since 0.1.0 */
+export interface Handler<B, E> {
+  readonly onAnswer: (answer: Transport.Exchange) => Effect.Effect<B, E>
+  readonly onFailure: (failure: Failure) => Effect.Effect<B, E>
+}
+
+/**
+ * One attempt on the fast path: the transport's receiver, resuming the wait
+ * with what the handler makes of the outcome.
+ */
+class FastAttempt<B, E> implements Transport.Receiver {
+  started: Transport.Started | undefined = undefined
+  reported = false
+  resume: ((effect: Effect.Effect<B, E>) => void) | undefined = undefined
+  constructor(readonly handler: Handler<B, E>) {}
+  done(answer: Transport.Exchange | undefined, failure: Transport.Failure | undefined): void {
+    this.reported = true
+    let next: Effect.Effect<B, E>
+    try {
+      next = failure === undefined ? this.handler.onAnswer(answer!) : this.handler.onFailure(failure)
+    } catch (defect) {
+      next = Effect.die(defect)
+    }
+    const resume = this.resume
+    this.resume = undefined
+    resume?.(next)
+  }
+  /** The wait ended in a failure: before the transport reported, that is an interruption, and the exchange is aborted. */
+  onEnd(cause: Cause.Cause<E>): Effect.Effect<B, E> {
+    if (!this.reported) this.started?.cancel()
+    return Effect.failCause(cause)
+  }
 }
 
 /**
@@ -265,38 +300,28 @@ export const make = (http: HttpClient.HttpClient): Sender => {
       out: Outgoing.Prepared,
       budgetMillis: number,
       clock: Clock.Clock,
-      onAnswer: (answer: Transport.Exchange) => Effect.Effect<B, E>,
-      onFailure: (failure: Failure) => Effect.Effect<B, E>
-    ): Effect.Effect<B, E> =>
-      fast !== undefined && isLiveClock(clock)
-        // `Effect.async` with a canceler would wrap the wait in `onInterrupt` (about twice the run-loop steps of
-        // this): the exchange is aborted here when the wait ends in a failure before the transport reported, which
-        // only interruption does.
-        ? Effect.uninterruptibleMask((restore) => {
-          let cancel: (() => void) | undefined
-          let reported = false
-          return Effect.matchCauseEffect(
-            restore(Effect.async<B, E>((resume) => {
-              cancel = fast.start(fastOutgoing(out), budget(budgetMillis), (answer, failure) => {
-                reported = true
-                let next: Effect.Effect<B, E>
-                try {
-                  next = failure === undefined ? onAnswer(answer!) : onFailure(failure)
-                } catch (defect) {
-                  next = Effect.die(defect)
-                }
-                resume(next)
-              })
-            })),
-            {
-              onFailure: (cause) => {
-                if (!reported) cancel?.()
-                return Effect.failCause(cause)
-              },
-              onSuccess: Effect.succeed
-            }
-          )
+      interruptible: boolean,
+      handler: Handler<B, E>
+    ): Effect.Effect<B, E> => {
+      if (fast === undefined || !isLiveClock(clock)) {
+        return Effect.matchEffect(generic(out, budgetMillis, clock), {
+          onFailure: (failure) => handler.onFailure(failure),
+          onSuccess: (answer) => handler.onAnswer(answer)
         })
-        : Effect.matchEffect(generic(out, budgetMillis, clock), { onFailure, onSuccess: onAnswer })
+      }
+      const attempt = new FastAttempt(handler)
+      const wait = Effect.async<B, E>((resume) => {
+        attempt.resume = resume
+        attempt.started = fast.start(fastOutgoing(out), budget(budgetMillis), attempt)
+      })
+      // `Effect.async` with a canceler would wrap the wait in `onInterrupt` (about twice the run-loop steps of this).
+      // An uninterruptible caller cannot be interrupted while waiting: nothing to abort then.
+      return interruptible
+        ? Effect.uninterruptible(Effect.matchCauseEffect(Effect.interruptible(wait), {
+          onFailure: (cause) => attempt.onEnd(cause),
+          onSuccess: Effect.succeed
+        }))
+        : wait
+    }
   }
 }

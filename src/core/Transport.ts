@@ -50,12 +50,20 @@ export type Failure =
   | { readonly _tag: "Body"; readonly cause: unknown }
 
 /**
- * Called once when an exchange started by {@link FastPath.start} ends: with
- * the answer (`failure` undefined), or with the failure.
+ * What an exchange started by {@link FastPath.start} reports to: `done` is
+ * called once, with the answer (`failure` undefined) or with the failure.
  *
  * @since 0.1.0
  */
-export type Done = (answer: Exchange | undefined, failure: Failure | undefined) => void
+export interface Receiver {
+  readonly done: (answer: Exchange | undefined, failure: Failure | undefined) => void
+}
+
+/** An exchange in flight. @since 0.1.0 */
+export interface Started {
+  /** Aborts the exchange; the receiver is not called any more. */
+  readonly cancel: () => void
+}
 
 /** The capability. @since 0.1.0 */
 export interface FastPath {
@@ -68,10 +76,10 @@ export interface FastPath {
   /**
    * The same exchange with a callback instead of an effect (what `ApiClient`
    * wraps in its own single `Effect.async`, judging the answer inside the
-   * callback): `done` is called once, unless the returned function (abort,
-   * no callback) is called first.
+   * callback): the receiver's `done` is called once, unless the exchange is
+   * cancelled first.
    */
-  readonly start: (request: Outgoing, timeoutMillis: number, done: Done) => () => void
+  readonly start: (request: Outgoing, timeoutMillis: number, receiver: Receiver) => Started
 }
 
 /** The fast path of a client, if it has one. @since 0.1.0 */

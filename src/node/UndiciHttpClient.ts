@@ -88,8 +88,8 @@ class Answer implements Transport.Exchange {
  * the attempt timer. Its state lives in fields rather than closures so that
  * it can drop everything it holds the moment it reports.
  */
-class Call implements Dispatcher.DispatchHandler {
-  #done: Transport.Done | undefined
+class Call implements Dispatcher.DispatchHandler, Transport.Started {
+  #receiver: Transport.Receiver | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   #abortRequest: ((reason: Error) => void) | undefined = undefined
   #abortReason: Aborted | undefined = undefined
@@ -98,8 +98,8 @@ class Call implements Dispatcher.DispatchHandler {
   #responded = false
   #chunks: Array<Buffer> = []
 
-  constructor(done: Transport.Done, timeoutMillis: number) {
-    this.#done = done
+  constructor(receiver: Transport.Receiver, timeoutMillis: number) {
+    this.#receiver = receiver
     // A budget a native timer cannot hold (Infinity, or over ~24.8 days, which Node would turn into 1 ms) sets none.
     this.#timer = timeoutMillis <= maxTimerMillis ? setTimeout(onAttemptTimeout, Math.max(0, timeoutMillis), this) : undefined
   }
@@ -113,7 +113,7 @@ class Call implements Dispatcher.DispatchHandler {
 
   /** Interruption: no callback, and the request is aborted. */
   cancel(): void {
-    this.#done = undefined
+    this.#receiver = undefined
     this.#release()
     this.#abort(new Aborted("interrupted"))
   }
@@ -126,11 +126,11 @@ class Call implements Dispatcher.DispatchHandler {
   }
 
   #finish(answer: Transport.Exchange | undefined, failure: Transport.Failure | undefined): void {
-    const done = this.#done
-    if (done === undefined) return
-    this.#done = undefined
+    const receiver = this.#receiver
+    if (receiver === undefined) return
+    this.#receiver = undefined
     this.#release()
-    done(answer, failure)
+    receiver.done(answer, failure)
   }
 
   #abort(reason: Aborted): void {
@@ -157,7 +157,7 @@ class Call implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
-    if (this.#done === undefined) return
+    if (this.#receiver === undefined) return
     this.#finish(new Answer(this.#status, this.#rawHeaders, this.#chunks), undefined)
   }
 
@@ -174,8 +174,8 @@ const onAttemptTimeout = (call: Call) => call.timedOut()
  * @since 0.1.0
  */
 export const makeFastPath = (dispatcher: Dispatcher): Transport.FastPath => {
-  const start = (request: Transport.Outgoing, timeoutMillis: number, done: Transport.Done): () => void => {
-    const call = new Call(done, timeoutMillis)
+  const start = (request: Transport.Outgoing, timeoutMillis: number, receiver: Transport.Receiver): Transport.Started => {
+    const call = new Call(receiver, timeoutMillis)
     dispatcher.dispatch(
       {
         origin: request.origin,
@@ -189,18 +189,16 @@ export const makeFastPath = (dispatcher: Dispatcher): Transport.FastPath => {
       },
       call
     )
-    return () => call.cancel()
+    return call
   }
   return {
     start,
     exchange: (request, timeoutMillis) =>
       Effect.async<Transport.Exchange, Transport.Failure>((resume) => {
-        const cancel = start(
-          request,
-          timeoutMillis,
-          (answer, failure) => resume(failure === undefined ? Effect.succeed(answer!) : Effect.fail(failure))
-        )
-        return Effect.sync(cancel)
+        const call = start(request, timeoutMillis, {
+          done: (answer, failure) => resume(failure === undefined ? Effect.succeed(answer!) : Effect.fail(failure))
+        })
+        return Effect.sync(() => call.cancel())
       })
   }
 }
