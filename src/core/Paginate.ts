@@ -41,6 +41,12 @@ export interface Options {
   readonly pageSize: number
   /** Pages fetched concurrently ahead of the consumer (1 = one at a time). */
   readonly prefetch: number
+  /**
+   * A span for the whole stream (from its first request until it ends, with
+   * its exit), the parent of every page's request. Unlike `Stream.withSpan`
+   * it is set on each page request only, so it costs nothing per chunk.
+   */
+  readonly span?: string | undefined
 }
 
 /** Whether the listing goes on after page `n` of an expected `lastExpected`. */
@@ -52,6 +58,25 @@ const suspicious = <A>(page: Page<A>, n: number, lastExpected: number): boolean 
   page.data.length === 0 && page.has_more && n < lastExpected
 
 const items = <A>(page: Page<A>): Chunk.Chunk<A> => Chunk.unsafeFromArray(page.data as Array<A>)
+
+/** Where a request in flight leaves its (undecoded) page. */
+interface Slot<A, E> {
+  page: Effect.Effect<Page<A>, E> | undefined
+}
+
+/** A request in flight: its page number, its fiber, where it leaves its page. */
+interface InFlight<A, E> {
+  readonly n: number
+  readonly fiber: Fiber.RuntimeFiber<void, E>
+  readonly slot: Slot<A, E>
+}
+
+/** The page a finished request left, emptying its slot. */
+const take = <A, E>(slot: Slot<A, E>): Effect.Effect<Page<A>, E> => {
+  const page = slot.page!
+  slot.page = undefined
+  return page
+}
 
 /**
  * The stream of every item of a listing; `fetch(n)` gets page `n` (from 1).
@@ -72,8 +97,10 @@ export const stream = <A, E>(
  *
  * One stage does it all: each pull starts requests (each in its own fiber,
  * bound to the stream's scope) until `prefetch` are in flight, then waits for
- * the oldest and decodes it. Per page that is one fiber and one join, not a
- * chain of stream stages.
+ * the oldest and decodes it. Per page that is one fiber and one wait, not a
+ * chain of stream stages. A request's fiber leaves its page in a slot that
+ * only this stage holds (the fiber's own result is void), so that nothing a
+ * finished fiber still references keeps a page alive.
  *
  * @since 0.1.0
  */
@@ -84,10 +111,12 @@ export const streamDeferred = <A, E>(
 ): Stream.Stream<A, E> =>
   Stream.unwrapScoped(
     Effect.gen(function*() {
-      let first = yield* Effect.flatten(fetch(1))
+      const span = options.span === undefined ? undefined : yield* Effect.makeSpanScoped(options.span)
+      const get = span === undefined ? fetch : (n: number) => Effect.withParentSpan(fetch(n), span)
+      let first = yield* Effect.flatten(get(1))
       const announced = (page: Page<A>) =>
         Math.max(2, Math.ceil((Number.isFinite(page.total) ? page.total : 0) / Math.max(1, options.pageSize)))
-      if (suspicious(first, 1, announced(first))) first = yield* Effect.flatten(fetch(1))
+      if (suspicious(first, 1, announced(first))) first = yield* Effect.flatten(get(1))
       const lastExpected = announced(first)
       if (onGap !== undefined && suspicious(first, 1, lastExpected)) {
         return Stream.fail(onGap({ page: 1, expectedPages: lastExpected }))
@@ -97,41 +126,51 @@ export const streamDeferred = <A, E>(
       const scope = yield* Effect.scope
       const prefetch = Math.max(1, Math.floor(options.prefetch))
       /** Requests in flight, oldest first, with their page numbers. */
-      const inFlight: Array<{ readonly n: number; readonly fiber: Fiber.RuntimeFiber<Effect.Effect<Page<A>, E>, E> }> = []
+      const inFlight: Array<InFlight<A, E>> = []
       let next = 2
       let done = false
-      const start = Effect.suspend(() => {
+      /** Forks requests until as many are in flight as may be. */
+      const fill: Effect.Effect<void> = Effect.suspend(() => {
         // Up to `prefetch` requests while pages are expected; beyond the expected
         // end (the listing grew) one at a time, only after the last page said has_more.
         const limit = next <= lastExpected ? Math.min(prefetch, inFlight.length + lastExpected - next + 1) : 1
-        const starts: Array<Effect.Effect<void>> = []
-        while (inFlight.length + starts.length < limit) {
-          const n = next++
-          starts.push(Effect.map(Effect.forkIn(fetch(n), scope), (fiber) => void inFlight.push({ n, fiber })))
-        }
-        return Effect.all(starts, { discard: true })
+        if (inFlight.length >= limit) return Effect.void
+        const n = next++
+        const slot: Slot<A, E> = { page: undefined }
+        // The fiber's own result is void: the page waits in the slot, which only this stage holds, so that a
+        // finished fiber (which the young-generation collector may keep for a while) never keeps a page alive.
+        const request = Effect.map(get(n), (page) => void (slot.page = page))
+        return Effect.flatMap(Effect.forkIn(request, scope), (fiber) => {
+          inFlight.push({ n, fiber, slot })
+          return fill
+        })
       })
-      const pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = Effect.suspend(() => {
-        if (done) return Effect.fail(Option.none())
-        return Effect.zipRight(
-          start,
-          Effect.suspend(() => {
-            const oldest = inFlight.shift()!
-            const refetched = Effect.flatMap(Effect.flatten(fetch(oldest.n)), (again) =>
-              onGap !== undefined && suspicious(again, oldest.n, lastExpected)
-                ? Effect.fail(onGap({ page: oldest.n, expectedPages: lastExpected }))
-                : Effect.succeed(again))
-            const page = Effect.flatMap(Effect.flatten(Fiber.join(oldest.fiber)), (page) =>
-              suspicious(page, oldest.n, lastExpected) ? refetched : Effect.succeed(page))
-            return Effect.map(page, (page) => {
-              if (!continues(page, oldest.n, lastExpected)) done = true
-              return items(page)
-            })
-          })
-        ).pipe(Effect.mapError(Option.some))
+      /** The items of a page taken from the listing (the stream ends after the last one). */
+      const emit = (page: Page<A>, n: number): Chunk.Chunk<A> => {
+        if (!continues(page, n, lastExpected)) done = true
+        return items(page)
+      }
+      /** A suspicious page, fetched once more (`onGap` fails the stream when it stays empty). */
+      const refetch = (n: number) =>
+        Effect.flatMap(Effect.flatten(get(n)), (again) =>
+          onGap !== undefined && suspicious(again, n, lastExpected)
+            ? Effect.fail(onGap({ page: n, expectedPages: lastExpected }))
+            : Effect.sync(() => emit(again, n)))
+      /** Waits for the oldest request (no fiber refs to merge: `await`, not `join`) and decodes its page. */
+      const oldest: Effect.Effect<Chunk.Chunk<A>, E> = Effect.suspend(() => {
+        const { fiber, n, slot } = inFlight.shift()!
+        return Effect.flatMap(fiber.await, (exit) =>
+          exit._tag === "Failure"
+            ? Effect.failCause(exit.cause)
+            : Effect.flatMap(take(slot), (page) =>
+              suspicious(page, n, lastExpected) ? refetch(n) : Effect.succeed(emit(page, n))))
       })
+      const end = Effect.fail(Option.none())
+      const pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<E>> = Effect.suspend(() =>
+        done ? end : Effect.mapError(Effect.zipRight(fill, oldest), Option.some)
+      )
       // Requests for the next pages go out before the consumer gets the first page's items.
-      yield* start
+      yield* fill
       return Stream.concat(head, Stream.repeatEffectChunkOption(pull))
     })
   )

@@ -197,9 +197,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         message: `deepset ${operation}: page ${page} of ${expectedPages} came back empty twice while saying more pages follow; ` +
           "the listing is inconsistent (items may be missing), so it stops here. Try again later."
       })
-    return Paginate.streamDeferred((page) => fetch(page, pageSize), { pageSize, prefetch }, onGap).pipe(
-      Stream.withSpan(`Deepset.${operation}`)
-    )
+    // The stream's span is the parent of each page's request (set per request, not per chunk as
+    // `Stream.withSpan` would: that doubled the run-loop steps of every page).
+    return Paginate.streamDeferred((page) => fetch(page, pageSize), { pageSize, prefetch, span: `Deepset.${operation}` }, onGap)
   }
 
   const listRequest = (

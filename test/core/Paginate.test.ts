@@ -6,6 +6,7 @@ import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import type * as Tracer from "effect/Tracer"
 import * as Paginate from "../../src/core/Paginate.js"
 
 /** A listing of `total` numbered items, pageSize per page, with an optional per-page latency. */
@@ -207,5 +208,41 @@ describe("Paginate.stream", () => {
       expect(seen).toEqual([1, 2, 3])
       expect(decoded).toEqual([1, 2, 3])
       expect(fetched.length).toBeGreaterThan(3) // pages 4… were fetched ahead, never decoded
+    }))
+
+  it.effect("with a span, every page's request runs under it, and it ends with the stream", () =>
+    Effect.gen(function*() {
+      const parents: Array<string> = []
+      const spans: Array<Tracer.Span> = []
+      const l = listing(950, 100, () => Effect.yieldNow())
+      const fetch = (page: number) =>
+        Effect.flatMap(Effect.currentSpan, (span) => {
+          parents.push(span.name)
+          spans.push(span)
+          return Effect.map(l.fetch(page), Effect.succeed)
+        })
+      const items = yield* Stream.runCollect(
+        Paginate.streamDeferred(fetch, { pageSize: 100, prefetch: 3, span: "Listing.stream" }).pipe(Stream.withSpan("caller"))
+      ).pipe(Effect.withSpan("outer"))
+      expect(Chunk.toReadonlyArray(items)).toEqual(range(950))
+      expect(parents).toEqual(Array.from({ length: 10 }, () => "Listing.stream"))
+      const span = spans[0]!
+      expect(spans.every((s) => s === span)).toBe(true)
+      expect(span.status._tag).toBe("Ended")
+      expect(span.parent._tag === "Some" && span.parent.value._tag === "Span" && span.parent.value.name).toBe("caller")
+    }))
+
+  it.effect("the stream's span ends with the stream's failure", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.Span> = []
+      const fetch = (page: number) =>
+        Effect.flatMap(Effect.currentSpan, (span) => {
+          spans.push(span)
+          return page < 3 ? Effect.succeed(Effect.succeed({ data: [page], has_more: true, total: 5 })) : Effect.fail("page 3 failed")
+        })
+      const error = yield* Effect.flip(Stream.runCollect(Paginate.streamDeferred(fetch, { pageSize: 1, prefetch: 2, span: "S" })))
+      expect(error).toBe("page 3 failed")
+      const span = spans[0]!
+      expect(span.status._tag === "Ended" && span.status.exit._tag).toBe("Failure")
     }))
 })
