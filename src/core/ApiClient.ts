@@ -146,6 +146,17 @@ class CallSite<A> implements ErrorMapping.CallSite {
   }
 }
 
+/** A policy's timeouts in milliseconds. */
+interface PolicyMillis {
+  readonly attemptMillis: number
+  readonly deadlineMillis: number
+}
+
+const millisOf = (policy: Policy.Policy): PolicyMillis => ({
+  attemptMillis: Duration.toMillis(policy.attemptTimeout),
+  deadlineMillis: Duration.toMillis(policy.deadline)
+})
+
 /** The dynamic credentials of a client. */
 type Dynamic = Extract<Credentials.Credentials, { readonly _tag: "Dynamic" }>
 
@@ -161,6 +172,7 @@ class Call<A, B> implements PolicyLoop.Loop<B>, Outcome.Attempt<A> {
   readonly registry: Redaction.Registry
   readonly advice: ErrorMapping.Advice
   readonly attemptMillis: number
+  readonly deadlineMillis: number
   readonly rejectToken: ((token: Redacted.Redacted<string>) => Effect.Effect<void>) | undefined
   readonly onRetry: ((info: PolicyLoop.RetryInfo) => void) | undefined
   constructor(
@@ -169,6 +181,7 @@ class Call<A, B> implements PolicyLoop.Loop<B>, Outcome.Attempt<A> {
     readonly finish: Outcome.Finish<A, B>,
     readonly ctx: ErrorMapping.CallSite,
     readonly policy: Policy.Policy,
+    millis: PolicyMillis,
     readonly clock: Clock.Clock,
     readonly span: Tracer.Span | undefined,
     readonly sent: Outgoing.Prepared,
@@ -178,7 +191,8 @@ class Call<A, B> implements PolicyLoop.Loop<B>, Outcome.Attempt<A> {
   ) {
     this.registry = client.registry
     this.advice = client.advice
-    this.attemptMillis = Duration.toMillis(policy.attemptTimeout)
+    this.attemptMillis = millis.attemptMillis
+    this.deadlineMillis = millis.deadlineMillis
     this.rejectToken = source === undefined ? undefined : (token) => {
       span?.event("credentials refreshed", clock.unsafeCurrentTimeNanos())
       return source.source.reject(token)
@@ -315,6 +329,8 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
     const dynamic = credentials._tag === "Dynamic" ? credentials : undefined
 
     const client: Client = { api, sender, limiter, registry, advice, base }
+    /** The client's own policy is the policy of most calls: its timeouts are converted once. */
+    const clientMillis = millisOf(options.policy)
 
     const runWith = <A, B>(spec: Request<A>, finish: Outcome.Finish<A, B>): Effect.Effect<B, ApiError.ApiError> =>
       Effect.withFiberRuntime((fiber, status) => {
@@ -333,7 +349,19 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
         const sent: Outgoing.Prepared = out.external || trace.headers === Tracing.noHeaders
           ? out
           : { ...out, headers: { ...out.headers, ...trace.headers } }
-        const call = new Call(client, spec, finish, ctx, policy, clock, span, sent, authenticated ? dynamic : undefined, RuntimeFlags.interruption(status.runtimeFlags))
+        const call = new Call(
+          client,
+          spec,
+          finish,
+          ctx,
+          policy,
+          policy === options.policy ? clientMillis : millisOf(policy),
+          clock,
+          span,
+          sent,
+          authenticated ? dynamic : undefined,
+          RuntimeFlags.interruption(status.runtimeFlags)
+        )
         let effect = PolicyLoop.run(call)
         if (span !== undefined) effect = Tracing.traced(fiber, clock, span, effect)
         if (hideUrlFromPlatformSpans) {

@@ -51,24 +51,34 @@ const describe = (cause: unknown): string | undefined => {
 export const failed = (error: ApiError.ApiError): PolicyLoop.Failure => ({ error, replayable: false })
 
 /**
- * What an attempt does with the decoding of a 2xx body: run it now (a
- * failure is judged by the policy) or hand it out to run later. Both are
- * synchronous: the answer is judged where it arrives.
+ * What an attempt does with the decoding of a 2xx body (`decode`, which
+ * reads the answer): run it now (a failure is judged by the policy) or hand
+ * it out to run later. Both are synchronous: the answer is judged where it
+ * arrives.
  *
  * @since 0.1.0
  */
-export type Finish<A, B> = (decode: () => Either.Either<A, PolicyLoop.Failure>) => Either.Either<B, PolicyLoop.Failure>
+export type Finish<A, B> = (
+  decode: (attempt: Attempt<A>, answer: Transport.Exchange) => Either.Either<A, PolicyLoop.Failure>,
+  attempt: Attempt<A>,
+  answer: Transport.Exchange
+) => Either.Either<B, PolicyLoop.Failure>
 
 /** Decode at once. @since 0.1.0 */
-export const decodeNow = <A>(decode: () => Either.Either<A, PolicyLoop.Failure>): Either.Either<A, PolicyLoop.Failure> =>
-  decode()
+export const decodeNow = <A>(
+  decode: (attempt: Attempt<A>, answer: Transport.Exchange) => Either.Either<A, PolicyLoop.Failure>,
+  attempt: Attempt<A>,
+  answer: Transport.Exchange
+): Either.Either<A, PolicyLoop.Failure> => decode(attempt, answer)
 
 /** Hand the decoding out, to run when the value is needed. @since 0.1.0 */
 export const decodeLater = <A>(
-  decode: () => Either.Either<A, PolicyLoop.Failure>
+  decode: (attempt: Attempt<A>, answer: Transport.Exchange) => Either.Either<A, PolicyLoop.Failure>,
+  attempt: Attempt<A>,
+  answer: Transport.Exchange
 ): Either.Either<Effect.Effect<A, ApiError.ApiError>, PolicyLoop.Failure> =>
   Either.right(Effect.suspend(() => {
-    const decoded = decode()
+    const decoded = decode(attempt, answer)
     return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(decoded.left.error)
   }))
 
@@ -138,7 +148,33 @@ export const fromSend = <A>(at: Attempt<A>, byDeadline: boolean, f: Send.Failure
 }
 
 /** The value of a 2xx answer that has no body to decode. */
-const noValue = Either.right(undefined)
+const noValue: Either.Either<never, never> = Either.right(undefined as never)
+
+const noBody = <A>(): Either.Either<A, PolicyLoop.Failure> => noValue
+
+/** A 2xx answer's body, parsed and decoded; a failure names the field. */
+const decodeBody = <A>(at: Attempt<A>, answer: Transport.Exchange): Either.Either<A, PolicyLoop.Failure> => {
+  const { ctx, registry, spec } = at
+  const status = answer.status
+  const text = ErrorMapping.stripBom(answer.readText())
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    return Either.left(failed(ErrorMapping.decodeFailure(ctx, status, registry.scrub(text), Transport.header(answer.headers, "content-type"), {
+      field: "(body)",
+      message: `not JSON: ${e instanceof Error ? e.message : String(e)}`
+    })))
+  }
+  const decoded = spec.response!(json)
+  // A `Right` carries no error type at run time: the decoder's own result is the value.
+  if (Either.isRight(decoded)) return decoded as unknown as Either.Either<A, PolicyLoop.Failure>
+  const problem = Outgoing.issuePath(decoded.left)
+  return Either.left(failed(ErrorMapping.decodeFailure(ctx, status, registry.scrub(text), Transport.header(answer.headers, "content-type"), {
+    field: problem.field,
+    message: registry.scrub(problem.message)
+  })))
+}
 
 /**
  * An answer as the value, or a failure the policy can judge; `token` is the
@@ -154,33 +190,10 @@ export const fromAnswer = <A, B>(
   token: Redacted.Redacted<string> | undefined,
   finish: Finish<A, B>
 ): Either.Either<B, PolicyLoop.Failure> => {
-  const { ctx, registry, spec } = at
   const status = answer.status
+  if (status >= 200 && status < 300) return finish(at.spec.response === undefined ? noBody : decodeBody, at, answer)
+  const { ctx, registry, spec } = at
   const header = (name: string) => Transport.header(answer.headers, name)
-  if (status >= 200 && status < 300) {
-    const response = spec.response
-    if (response === undefined) return finish(() => noValue as Either.Either<A>)
-    return finish((): Either.Either<A, PolicyLoop.Failure> => {
-      const text = ErrorMapping.stripBom(answer.readText())
-      let json: unknown
-      try {
-        json = JSON.parse(text)
-      } catch (e) {
-        return Either.left(failed(ErrorMapping.decodeFailure(ctx, status, registry.scrub(text), header("content-type"), {
-          field: "(body)",
-          message: `not JSON: ${e instanceof Error ? e.message : String(e)}`
-        })))
-      }
-      const decoded = response(json)
-      // A `Right` carries no error type at run time: the decoder's own result is the value.
-      if (Either.isRight(decoded)) return decoded as unknown as Either.Either<A, PolicyLoop.Failure>
-      const problem = Outgoing.issuePath(decoded.left)
-      return Either.left(failed(ErrorMapping.decodeFailure(ctx, status, registry.scrub(text), header("content-type"), {
-        field: problem.field,
-        message: registry.scrub(problem.message)
-      })))
-    })
-  }
   const retryAfter = Policy.parseRetryAfter(header("retry-after"), clock.unsafeCurrentTimeMillis())
   return Either.left({
     error: ErrorMapping.fromStatus(ctx, { status, header, text: registry.scrub(answer.readText()) }, retryAfter, at.advice),

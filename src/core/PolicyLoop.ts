@@ -33,6 +33,8 @@ export interface Failure {
 /** What the loop of a call needs. @since 0.1.0 */
 export interface Loop<B> {
   readonly policy: Policy.Policy
+  /** The policy's deadline in milliseconds (`Infinity` for none). */
+  readonly deadlineMillis: number
   readonly clock: Clock.Clock
   /** Tells the token source that the server refused `token` (a dynamic credential's). */
   readonly rejectToken?: ((token: Redacted.Redacted<string>) => Effect.Effect<void>) | undefined
@@ -63,7 +65,7 @@ export interface RetryInfo {
  */
 export const run = <B>(loop: Loop<B>): Effect.Effect<B, ApiError.ApiError> => {
   const { clock, policy } = loop
-  const deadlineAt = clock.unsafeCurrentTimeMillis() + Duration.toMillis(policy.deadline)
+  const deadlineAt = clock.unsafeCurrentTimeMillis() + loop.deadlineMillis
   const step = (retry: number, tokenRejected: boolean): Effect.Effect<B, ApiError.ApiError> =>
     loop.attempt(deadlineAt, (failure) => {
       const rejectedToken = failure.rejectedToken

@@ -2,9 +2,9 @@
  * An `HttpClient` on undici for Node: the platform's own undici client for
  * every generic use, plus the {@link Transport.FastPath} that effect-sessions'
  * clients use for their calls: one undici `dispatch` per attempt with a
- * handler that collects the body (no stream objects), a native timer for the
- * attempt timeout (used only under the live `Clock`), and an abort on
- * interruption.
+ * handler that collects the body (no stream objects), an attempt timer
+ * ({@link AttemptTimers}: one native timer shared by the exchanges of one
+ * budget; used only under the live `Clock`), and an abort on interruption.
  *
  * ```ts
  * program.pipe(Effect.provide(Deepset.layerConfig()), Effect.provide(UndiciHttpClient.layer))
@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Agent, type Dispatcher } from "undici"
 import * as Transport from "../core/Transport.js"
+import * as AttemptTimers from "./AttemptTimers.js"
 
 const timedOut: Transport.Failure = { _tag: "Timeout" }
 
@@ -88,9 +89,12 @@ class Answer implements Transport.Exchange {
  * the attempt timer. Its state lives in fields rather than closures so that
  * it can drop everything it holds the moment it reports.
  */
-class Call implements Dispatcher.DispatchHandler, Transport.Started {
+class Call implements Dispatcher.DispatchHandler, Transport.Started, AttemptTimers.Entry {
   #receiver: Transport.Receiver | undefined
-  #timer: ReturnType<typeof setTimeout> | undefined
+  timerList: AttemptTimers.TimerList | undefined = undefined
+  timerPrev: AttemptTimers.Entry | undefined = undefined
+  timerNext: AttemptTimers.Entry | undefined = undefined
+  expiresAt = 0
   #abortRequest: ((reason: Error) => void) | undefined = undefined
   #abortReason: Aborted | undefined = undefined
   #status = 0
@@ -101,12 +105,11 @@ class Call implements Dispatcher.DispatchHandler, Transport.Started {
   constructor(receiver: Transport.Receiver, timeoutMillis: number) {
     this.#receiver = receiver
     // A budget a native timer cannot hold (Infinity, or over ~24.8 days, which Node would turn into 1 ms) sets none.
-    this.#timer = timeoutMillis <= maxTimerMillis ? setTimeout(onAttemptTimeout, Math.max(0, timeoutMillis), this) : undefined
+    if (timeoutMillis <= maxTimerMillis) AttemptTimers.start(this, Math.max(0, timeoutMillis))
   }
 
   /** The attempt timer fired: a timeout, and the request is aborted. */
-  timedOut(): void {
-    this.#timer = undefined
+  expire(): void {
     this.#finish(undefined, timedOut)
     this.#abort(new Aborted("attempt timeout"))
   }
@@ -119,8 +122,7 @@ class Call implements Dispatcher.DispatchHandler, Transport.Started {
   }
 
   #release(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    this.#timer = undefined
+    AttemptTimers.stop(this)
     this.#rawHeaders = noRawHeaders
     this.#chunks = []
   }
@@ -165,8 +167,6 @@ class Call implements Dispatcher.DispatchHandler, Transport.Started {
     this.#finish(undefined, { _tag: this.#responded ? "Body" : "Request", cause: error })
   }
 }
-
-const onAttemptTimeout = (call: Call) => call.timedOut()
 
 /**
  * The fast path over one undici dispatcher: one `dispatch` per attempt.
