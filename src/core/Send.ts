@@ -122,10 +122,14 @@ const fastOutgoing = (out: Outgoing.Prepared): Transport.Outgoing => {
         headers: body.contentLength === undefined
           ? out.headers
           : { ...out.headers, "content-length": String(body.contentLength) },
-        body: Stream.toAsyncIterable(body.open())
+        body: nativeOrIterable(body.open())
       }
   }
 }
+
+/** A stream that is an async iterable itself (a file's native source, `PresignedPost.withNative`) goes as that. */
+const nativeOrIterable = (stream: Stream.Stream<Uint8Array, unknown>): AsyncIterable<Uint8Array> =>
+  Symbol.asyncIterator in stream ? (stream as unknown as AsyncIterable<Uint8Array>) : Stream.toAsyncIterable(stream)
 
 /** Sends attempts for one client. @since 0.1.0 */
 export interface Sender {

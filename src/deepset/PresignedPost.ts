@@ -56,29 +56,20 @@ class Parts {
   }
 }
 
-/**
- * `fields` in order, then `file` (named `fileName`, of `contentType`, `size`
- * bytes long) under `boundary` (a token of letters, digits and `-`).
- *
- * @since 0.1.0
- */
-export const encode = <E>(options: {
-  readonly boundary: string
-  readonly fields: Readonly<Record<string, string>>
+/** One file's part of a presigned POST: its name, type, size and bytes. @since 0.1.0 */
+export interface FilePartOptions<E> {
   readonly fileName: string
   readonly contentType: string
   readonly size: number
   readonly open: () => Stream.Stream<Uint8Array, E>
   /** The file's bytes as a plain async iterable too, when its source has one (see `UploadFile.Content.native`). */
   readonly native?: (() => AsyncIterable<Uint8Array>) | undefined
-}): Body<E> => {
-  const parts = new Parts([
-    ...Object.entries(options.fields),
-    ["file", new FilePart(options.fileName, options.contentType.replace(/[\r\n]/g, ""), options.size)]
-  ])
+}
+
+/** The encoder's bytes of `parts` in order, split at the file: before it, and after it (nothing when there is none). */
+const framing = (parts: Parts, boundary: string) => {
   // `Parts` holds a `File`-like part, which the encoder accepts (it checks the shape, not the class).
-  const encoder = new FormDataEncoder(parts as unknown as FormDataLike, options.boundary)
-  // The encoder's parts in order: the bytes before the file (fields, the file's header), the file, the rest.
+  const encoder = new FormDataEncoder(parts as unknown as FormDataLike, boundary)
   const head: Array<Uint8Array> = []
   const tail: Array<Uint8Array> = []
   let afterFile = false
@@ -86,20 +77,52 @@ export const encode = <E>(options: {
     if (part instanceof Uint8Array) (afterFile ? tail : head).push(part)
     else afterFile = true
   }
-  const headBytes = Bytes.concat(head)
-  const tailBytes = Bytes.concat(tail)
-  return {
-    contentType: encoder.contentType,
-    contentLength: Number(encoder.contentLength),
-    // The file's own stream between the two, so its failures keep their type.
-    open: () => {
-      const body = Stream.concat(Stream.succeed(headBytes), Stream.concat(options.open(), Stream.succeed(tailBytes)))
-      const native = options.native
-      return native === undefined ? body : withNative(body, () => framed(headBytes, native(), tailBytes))
-    },
-    whole: (file) => Bytes.concat([headBytes, file, tailBytes])
+  return { encoder, head, tail }
+}
+
+/**
+ * The bodies of one presigned POST target: `fields` in order, then a file,
+ * under `boundary` (a token of letters, digits and `-`). The fields' bytes
+ * are encoded once, here; each file adds its own part. The encoder writes a
+ * body as each part's bytes in turn, then the closing boundary, so the
+ * fields' bytes (the parts without the closing boundary) followed by the
+ * file's one-part encoding are exactly the encoding of all the parts.
+ *
+ * @since 0.1.0
+ */
+export const encoder = (boundary: string, fields: Readonly<Record<string, string>>) => {
+  const { head: fieldParts } = framing(new Parts(Object.entries(fields)), boundary)
+  // Everything but the closing boundary, which the file's own encoding ends with.
+  const fieldBytes = Bytes.concat(fieldParts.slice(0, -1))
+  return <E>(file: FilePartOptions<E>): Body<E> => {
+    const part = new FilePart(file.fileName, file.contentType.replace(/[\r\n]/g, ""), file.size)
+    const { encoder, head, tail } = framing(new Parts([["file", part]]), boundary)
+    const headBytes = Bytes.concat([fieldBytes, ...head])
+    const tailBytes = Bytes.concat(tail)
+    return {
+      contentType: encoder.contentType,
+      contentLength: fieldBytes.length + Number(encoder.contentLength),
+      // The file's own stream between the two, so its failures keep their type.
+      open: () => {
+        const body = Stream.concat(Stream.succeed(headBytes), Stream.concat(file.open(), Stream.succeed(tailBytes)))
+        const native = file.native
+        return native === undefined ? body : withNative(body, () => framed(headBytes, native(), tailBytes))
+      },
+      whole: (bytes) => Bytes.concat([headBytes, bytes, tailBytes])
+    }
   }
 }
+
+/**
+ * `fields` in order, then `file` (named `fileName`, of `contentType`, `size`
+ * bytes long) under `boundary` (a token of letters, digits and `-`).
+ *
+ * @since 0.1.0
+ */
+export const encode = <E>(options: FilePartOptions<E> & {
+  readonly boundary: string
+  readonly fields: Readonly<Record<string, string>>
+}): Body<E> => encoder(options.boundary, options.fields)(options)
 
 /** The head, the file's chunks, the tail. */
 async function* framed(head: Uint8Array, file: AsyncIterable<Uint8Array>, tail: Uint8Array): AsyncGenerator<Uint8Array> {

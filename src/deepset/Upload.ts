@@ -168,14 +168,12 @@ export const make = (deps: Dependencies): Upload => (workspace, files, options) 
 
     const postOne = (
       target: Schemas.AwsPrefixedRequestConfig,
-      boundary: string,
+      encode: ReturnType<typeof PresignedPost.encoder>,
       name: string,
       contentType: string,
       content: UploadFile.Content
     ): Effect.Effect<void, ApiError.ApiError | UploadFile.UploadFileError> => {
-      const body = PresignedPost.encode({
-        boundary,
-        fields: target.fields,
+      const body = encode({
         fileName: name,
         contentType,
         size: content.size,
@@ -216,6 +214,8 @@ export const make = (deps: Dependencies): Upload => (workspace, files, options) 
           (yield* Random.nextIntBetween(0, 2 ** 30)).toString(36)
         }`
         const tally: Tally = { uploaded: 0, bytes: 0, failed: [], names: new Set() }
+        // The fields' part of every body, encoded once for the session.
+        const encode = PresignedPost.encoder(boundary, target.fields)
 
         const progress = (
           phase: UploadProgress["phase"],
@@ -246,7 +246,7 @@ export const make = (deps: Dependencies): Upload => (workspace, files, options) 
           return Effect.flatMap(Effect.either(file.source), (opened) => {
             if (Either.isLeft(opened)) return fail(file.name, opened.left)
             const content = opened.right
-            return Effect.flatMap(Effect.either(postOne(target, boundary, name, file.contentType, content)), (sent) => {
+            return Effect.flatMap(Effect.either(postOne(target, encode, name, file.contentType, content)), (sent) => {
               if (Either.isLeft(sent)) return fail(file.name, sent.left)
               const meta = file.meta
               const metaContent = meta === undefined ? undefined : UploadFile.inMemory(encoder.encode(UploadFile.metaJson(meta)))
@@ -256,7 +256,7 @@ export const make = (deps: Dependencies): Upload => (workspace, files, options) 
                   Effect.either(
                     postOne(
                       target,
-                      boundary,
+                      encode,
                       UploadFile.safeName(`${file.name}${UploadFile.metaSuffix}`),
                       UploadFile.defaultContentType,
                       metaContent

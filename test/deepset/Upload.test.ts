@@ -1,3 +1,4 @@
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
@@ -290,14 +291,24 @@ describe("UploadFiles.fromPath (Node)", () => {
       try {
         const bytes = contentOf(7, 300_000)
         Fs.writeFileSync(NodePath.join(dir, "on-disk.pdf"), bytes)
+        // Read whole, synchronously (at most UploadFiles.syncReadUpTo), and just above that (read with callbacks).
+        const small = contentOf(8, 5_000)
+        const edge = contentOf(9, UploadFiles.syncReadUpTo + 1)
+        Fs.writeFileSync(NodePath.join(dir, "small.txt"), small)
+        Fs.writeFileSync(NodePath.join(dir, "edge.bin"), edge)
         const { deepset, emulator } = yield* setup()
         const files = Stream.make(
+          UploadFiles.fromPath(NodePath.join(dir, "small.txt")),
+          UploadFiles.fromPath(NodePath.join(dir, "edge.bin")),
           UploadFiles.fromPath(NodePath.join(dir, "on-disk.pdf")),
           UploadFiles.fromPath(NodePath.join(dir, "missing.txt")),
           UploadFiles.fromPath(dir)
         )
         const report = yield* deepset.upload(ws, files)
-        expect(report.uploaded).toBe(1)
+        expect(report.uploaded).toBe(3)
+        for (const [name, content] of [["small.txt", small], ["edge.bin", edge]] as const) {
+          expect(sameBytes(Option.getOrThrow(yield* emulator.storage.get(`${ws}/${report.sessionId}/${name}`)).bytes, content)).toBe(true)
+        }
         expect(report.failedUploads.map((f) => [f.name, f.error._tag])).toEqual([
           ["missing.txt", "UploadFileError"],
           [NodePath.basename(dir), "UploadFileError"]
@@ -332,6 +343,45 @@ describe("Deepset.upload on loopback (undici)", () => {
       expect((yield* emulator.storage.list).length).toBe(41)
       for (const request of yield* emulator.storage.recent) expect(request.headers["authorization"]).toBeUndefined()
     }).pipe(Effect.provide(UndiciHttpClient.layer))))
+
+  it.live("a file with a native source goes from it on undici's fast path (opened again for a retry), from its Stream elsewhere", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const bytes = contentOf(5, 3 * 1024 * 1024)
+      const chunks = Array.from({ length: 24 }, (_, i) => bytes.subarray(i * 131072, (i + 1) * 131072))
+      const counts = { native: 0, streamChunks: 0 }
+      const file = UploadFile.make({
+        name: "native.bin",
+        source: Effect.succeed({
+          size: bytes.length,
+          open: () => Stream.fromIterable(chunks).pipe(Stream.tap(() => Effect.sync(() => void counts.streamChunks++))),
+          native: () => {
+            counts.native++
+            return (async function*() {
+              for (const chunk of chunks) yield chunk
+            })()
+          }
+        })
+      })
+      const sha = (yield* Effect.promise(() => import("node:crypto"))).createHash("sha256").update(bytes).digest("hex")
+      const emulator = yield* DeepsetEmulator.make({ apiKey, storage: { storeBytesUpTo: 0 } })
+      const served = yield* Loopback.serve(emulator.app)
+      // The first POST's connection is dropped while its body is sent: the retry opens the source again.
+      yield* emulator.storage.faults.set({ sequence: [Faults.drop, Faults.none] })
+      const uploadOn = (layer: Layer.Layer<HttpClient.HttpClient>) =>
+        Effect.flatMap(
+          Deepset.make({ apiKey: Redacted.make(apiKey), baseUrl: served.url, policy: fast }),
+          (deepset) => deepset.upload(ws, Stream.make(file))
+        ).pipe(Effect.provide(layer))
+      const report = yield* uploadOn(UndiciHttpClient.layer)
+      expect(report.failedUploads).toEqual([])
+      expect(Option.getOrThrow(yield* emulator.storage.get(`${ws}/${report.sessionId}/native.bin`)).sha256).toBe(sha)
+      expect(counts).toEqual({ native: 2, streamChunks: 0 })
+
+      const again = yield* uploadOn(NodeHttpClient.layerUndici)
+      expect(again.failedUploads).toEqual([])
+      expect(Option.getOrThrow(yield* emulator.storage.get(`${ws}/${again.sessionId}/native.bin`)).sha256).toBe(sha)
+      expect(counts).toEqual({ native: 2, streamChunks: chunks.length })
+    })))
 })
 
 describe("Deepset.layerConfig with Config values", () => {

@@ -10,6 +10,7 @@ import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { createHash } from "node:crypto"
+import * as Net from "node:net"
 import * as Faults from "../../src/testing/Faults.js"
 import * as InMemory from "../../src/testing/InMemory.js"
 import * as ObjectStore from "../../src/testing/ObjectStore.js"
@@ -272,5 +273,42 @@ describe("ObjectStore", () => {
       )
       expect(dropped._tag).toBe("RequestError")
       expect(Option.isNone(yield* store.get("loop/put.bin"))).toBe(true)
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
+
+  it.scopedLive("on loopback: a client that goes away mid-body stores nothing, and the store serves on", () =>
+    Effect.gen(function*() {
+      const store = yield* ObjectStore.make({ origin: "http://placeholder" })
+      const served = yield* Loopback.serve(store.app)
+      const target = yield* store.presignPost("cut/", { origin: served.url })
+      const port = new URL(served.url).port
+      const boundary = "cut-boundary"
+      let head = ""
+      for (const [k, v] of Object.entries(target.fields)) head += `--${boundary}\r\ncontent-disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`
+      head += `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="half.bin"\r\n\r\n`
+      const put = yield* store.presignPut("cut/put.bin", { origin: served.url })
+      const putPath = put.slice(served.url.length)
+      // Heads that promise 100 000 bytes, then 1 000 of them, then the socket is destroyed.
+      const cutOff = (request: string) =>
+        Effect.async<void>((resume) => {
+          const socket = Net.connect(Number(port), "127.0.0.1", () => {
+            socket.write(request)
+            socket.write(new Uint8Array(1000).fill(65), () => setTimeout(() => socket.destroy(), 50))
+          })
+          socket.on("close", () => resume(Effect.void))
+          socket.on("error", () => undefined)
+        })
+      const contentLength = 100_000
+      yield* cutOff(
+        `POST /storage HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: multipart/form-data; boundary=${boundary}\r\n` +
+          `content-length: ${contentLength}\r\n\r\n${head}`
+      )
+      yield* cutOff(`PUT ${putPath} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: ${contentLength}\r\n\r\n`)
+      // Loopback interrupts a handler whose client went away (so no error answer is counted): nothing is stored.
+      expect((yield* store.recent).map((r) => r.method)).toEqual(["POST", "PUT"])
+      expect(yield* store.list).toEqual([])
+      const client = yield* HttpClient.HttpClient
+      const bytes = textBytes("after the cut")
+      expect((yield* post(client, target.url, formOf(target.fields, "whole.txt", bytes))).status).toBe(204)
+      expect(Option.getOrThrow(yield* store.get("cut/whole.txt")).sha256).toBe(sha(bytes))
     }).pipe(Effect.provide(FetchHttpClient.layer)))
 })
