@@ -10,7 +10,9 @@ import type * as Either from "effect/Either"
 import type * as ParseResult from "effect/ParseResult"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import type * as AST from "effect/SchemaAST"
 import type * as Stream from "effect/Stream"
+import * as FastDecode from "./FastDecode.js"
 import type * as Path from "./Path.js"
 import type * as Policy from "./Policy.js"
 
@@ -34,11 +36,54 @@ export type Body =
     readonly open: () => Stream.Stream<Uint8Array, unknown>
   }
 
+/** Whether an AST has no transformation or declaration anywhere: then encoding a value is checking it against that one shape. */
+const plain = (ast: AST.AST): boolean => {
+  switch (ast._tag) {
+    case "Transformation":
+    case "Declaration":
+    case "Suspend":
+      return false
+    case "Refinement":
+      return plain(ast.from)
+    case "TypeLiteral":
+      return ast.propertySignatures.every((ps) => plain(ps.type)) &&
+        ast.indexSignatures.every((is) => plain(is.parameter) && plain(is.type))
+    case "Union":
+      return ast.types.every(plain)
+    case "TupleType":
+      return ast.elements.every((e) => plain(e.type)) && ast.rest.every((r) => plain(r.type))
+    default:
+      return true
+  }
+}
+
+type Encoder = (value: unknown) => Either.Either<unknown, ParseResult.ParseError>
+
+/** Each schema's encoder, made once. */
+const encoders = new WeakMap<object, Encoder>()
+
+/**
+ * The encoder of a schema: `Schema.encodeEither`, or for a schema without
+ * transformations (whose encoding only checks the value and keeps its known
+ * keys) the compiled checks of {@link FastDecode}, which give the same
+ * result and the same error.
+ */
+const encoderOf = <A, I>(schema: Schema.Schema<A, I>): Encoder => {
+  let encoder = encoders.get(schema)
+  if (encoder === undefined) {
+    encoder = plain(schema.ast)
+      ? (FastDecode.decoder(schema as Schema.Schema<unknown, unknown>) as Encoder)
+      : (Schema.encodeEither(schema) as Encoder)
+    encoders.set(schema, encoder)
+  }
+  return encoder
+}
+
 /** A JSON body encoded with its schema (callers pass the `Type`). @since 0.1.0 */
-export const jsonBody = <A, I>(schema: Schema.Schema<A, I>, value: A): Body => ({
-  _tag: "Json",
-  encode: () => Schema.encodeEither(schema)(value)
-})
+export const jsonBody = <A, I>(schema: Schema.Schema<A, I>, value: A): Body => {
+  const encoder = encoderOf(schema)
+  return { _tag: "Json", encode: () => encoder(value) }
+}
 
 /** An `application/x-www-form-urlencoded` body; `Redacted` values are unwrapped only when sent. @since 0.1.0 */
 export const formBody = (fields: Readonly<Record<string, string | Redacted.Redacted<string>>>): Body => ({

@@ -187,6 +187,24 @@ const encodeBody = (body: ApiClient.Body): Either.Either<Body, Refusal> => {
   }
 }
 
+/** A client's fixed headers with a content type, made once per pair (they never change once made). */
+const contentTyped = new WeakMap<Readonly<Record<string, string>>, Map<string, Readonly<Record<string, string>>>>()
+
+const withContentType = (headers: Readonly<Record<string, string>>, contentType: string): Readonly<Record<string, string>> => {
+  let byType = contentTyped.get(headers)
+  if (byType === undefined) {
+    byType = new Map()
+    contentTyped.set(headers, byType)
+  }
+  let typed = byType.get(contentType)
+  if (typed === undefined) {
+    typed = { ...headers, "content-type": contentType }
+    // Content types are a few per client (a multipart boundary is the one kind that differs each time).
+    if (byType.size < 16) byType.set(contentType, typed)
+  }
+  return typed
+}
+
 /** What a client adds to every request it sends to its own base URL. @since 0.1.0 */
 export interface Fixed {
   readonly base: Base
@@ -243,7 +261,9 @@ export const prepare = <A>(
     if (Either.isLeft(encoded)) return Either.left(encoded.left)
     body = encoded.right
     if (headers["content-type"] === undefined) {
-      headers = { ...headers, "content-type": body.contentType }
+      headers = request.headers === undefined
+        ? withContentType(headers, body.contentType)
+        : { ...headers, "content-type": body.contentType }
     }
   }
   return Either.right({ method: request.method, origin, path, url: origin + path, headers, body, external })

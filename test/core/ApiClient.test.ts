@@ -1,6 +1,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -439,4 +440,41 @@ describe("ApiClient", () => {
       const result = yield* Effect.either(client.run(get()))
       expect(Either.isRight(result)).toBe(true)
     }))
+})
+
+describe("ApiClient.jsonBody", () => {
+  const encodeOf = (body: ApiClient.Body) => {
+    if (body._tag !== "Json") throw new Error("not a JSON body")
+    return body.encode()
+  }
+
+  it("a schema without transformations encodes as Schema.encodeEither does: known keys only, the same error", () => {
+    const Plain = Schema.Struct({
+      name: Schema.String.pipe(Schema.minLength(2)),
+      count: Schema.optional(Schema.Number),
+      tags: Schema.Array(Schema.Struct({ key: Schema.String, value: Schema.Literal("a", "b") }))
+    })
+    type Plain = typeof Plain.Type
+    const good = { name: "xy", tags: [{ key: "k", value: "a" }], extra: true } as unknown as Plain
+    expect(encodeOf(ApiClient.jsonBody(Plain, good))).toEqual(Schema.encodeEither(Plain)(good))
+    expect(Either.getOrThrow(encodeOf(ApiClient.jsonBody(Plain, good)))).toEqual({ name: "xy", tags: [{ key: "k", value: "a" }] })
+    for (
+      const bad of [
+        { name: "x", tags: [] },
+        { name: "xy", tags: [{ key: "k", value: "c" }] },
+        { name: "xy", count: "1", tags: [] }
+      ] as unknown as ReadonlyArray<Plain>
+    ) {
+      const ours = encodeOf(ApiClient.jsonBody(Plain, bad))
+      const reference = Schema.encodeEither(Plain)(bad)
+      expect(Either.isLeft(ours) && Either.isLeft(reference)).toBe(true)
+      if (Either.isLeft(ours) && Either.isLeft(reference)) expect(ours.left.message).toBe(reference.left.message)
+    }
+  })
+
+  it("a schema with a transformation is encoded by the schema (a DateTime becomes its ISO string)", () => {
+    const WithDate = Schema.Struct({ at: Schema.DateTimeUtc })
+    const at = DateTime.unsafeMake("2026-01-02T03:04:05.000Z")
+    expect(Either.getOrThrow(encodeOf(ApiClient.jsonBody(WithDate, { at })))).toEqual({ at: "2026-01-02T03:04:05.000Z" })
+  })
 })
