@@ -232,7 +232,7 @@ describe("UndiciHttpClient (fast path) on loopback", () => {
         fast.start(request, 0, receiver) // a zero budget: the timer fires first
         yield* waitFor(Effect.sync(() => reports.length > 1))
         expect(reports).toEqual(["answer 200", "Timeout"])
-      })
+      }).pipe(Effect.scoped)
     ))
 
   it.live("the fast path returns a many-chunk body whole, once: reading it lets go of the bytes", () =>
