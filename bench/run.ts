@@ -72,7 +72,8 @@ const size = quick
   : {
     // Sizes per round: three interleaved rounds of every variant must fit in ~15 min on a shared 2-core machine, and
     // the rounds' spread (not the size of one round) is what says how far a ratio can be trusted.
-    overhead: { warmup: 2_000, seq: 3_000, conc: 6_000, concurrency: 16 },
+    // The sequential phase is the noisy one on a shared machine (each call waits for the server, ~0.3 ms): 6 000 calls.
+    overhead: { warmup: 2_000, seq: 6_000, conc: 12_000, concurrency: 16 },
     // The generic-path pairs (effect-sessions and the platform client alone, on undici and on fetch) cost 2–4× more
     // per call; their gated ratio is sequential, so their concurrent phase is shorter.
     overheadGeneric: { warmup: 2_000, seq: 2_500, conc: 1_500, concurrency: 16 },

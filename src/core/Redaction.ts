@@ -74,6 +74,8 @@ export const make = (input: {
   const dynamic: Array<string> = []
   let all = fixed
   const headerNames = Array.from(new Set(input.headerNames.map((n) => n.toLowerCase())))
+  let lastNames: ReadonlyArray<string | RegExp> | undefined
+  let lastMissing: ReadonlyArray<string> | undefined
   const missingFrom = (names: ReadonlyArray<string | RegExp>): ReadonlyArray<string> | undefined => {
     let missing: Array<string> | undefined
     for (const name of headerNames) {
@@ -97,7 +99,13 @@ export const make = (input: {
     },
     protect: (fiber, effect) => {
       if (headerNames.length === 0) return effect
-      const missing = missingFrom(fiber.getFiberRef(Headers.currentRedactedNames))
+      const names = fiber.getFiberRef(Headers.currentRedactedNames)
+      // The list in force is nearly always the same array from call to call: its answer is kept.
+      if (names !== lastNames) {
+        lastNames = names
+        lastMissing = missingFrom(names)
+      }
+      const missing = lastMissing
       return missing === undefined
         ? effect
         : Effect.locallyWith(effect, Headers.currentRedactedNames, (names) => [...names, ...missing])
