@@ -319,12 +319,11 @@ export const make = (http: HttpClient.HttpClient): Sender => {
         attempt.started = fast.start(fastOutgoing(out), budget(budgetMillis), attempt)
       })
       // `Effect.async` with a canceler would wrap the wait in `onInterrupt` (about twice the run-loop steps of this).
-      // An uninterruptible caller cannot be interrupted while waiting: nothing to abort then.
+      // The failure handler runs in the uninterruptible region around the wait (an interruption reaches it), and a
+      // success passes it without a step. An uninterruptible caller cannot be interrupted while waiting: nothing to
+      // abort then.
       return interruptible
-        ? Effect.uninterruptible(Effect.matchCauseEffect(Effect.interruptible(wait), {
-          onFailure: (cause) => attempt.onEnd(cause),
-          onSuccess: Effect.succeed
-        }))
+        ? Effect.uninterruptible(Effect.catchAllCause(Effect.interruptible(wait), (cause) => attempt.onEnd(cause)))
         : wait
     }
   }
