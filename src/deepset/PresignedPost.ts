@@ -21,6 +21,15 @@ export interface Body<E> {
   readonly open: () => Stream.Stream<Uint8Array, E>
   /** The whole body in one buffer, given the file's bytes (for small files: one write, no stream). */
   readonly whole: (file: Uint8Array) => Uint8Array
+  /**
+   * The whole body in one buffer whose file part is filled in place by
+   * `fill(buffer, offset, room)` (it writes at most `room` bytes, the file's
+   * size + 1, and says how many it wrote): no copy of the file. The count
+   * alone (no body) when it is not the file's size.
+   */
+  readonly wholeInPlace: (
+    fill: (buffer: Uint8Array, offset: number, room: number) => number
+  ) => { readonly read: number; readonly body?: Uint8Array | undefined }
 }
 
 /**
@@ -108,7 +117,16 @@ export const encoder = (boundary: string, fields: Readonly<Record<string, string
         const native = file.native
         return native === undefined ? body : withNative(body, () => framed(headBytes, native(), tailBytes))
       },
-      whole: (bytes) => Bytes.concat([headBytes, bytes, tailBytes])
+      whole: (bytes) => Bytes.concat([headBytes, bytes, tailBytes]),
+      wholeInPlace: (fill) => {
+        // The tail is at least the closing boundary, so the one byte more a grown file may write fits before it.
+        const buffer = new Uint8Array(headBytes.length + file.size + tailBytes.length)
+        buffer.set(headBytes, 0)
+        const read = fill(buffer, headBytes.length, file.size + 1)
+        if (read !== file.size) return { read }
+        buffer.set(tailBytes, headBytes.length + file.size)
+        return { read, body: buffer }
+      }
     }
   }
 }

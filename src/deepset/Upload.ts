@@ -192,14 +192,24 @@ export const make = (deps: Dependencies): Upload => (workspace, files, options) 
         })
       // A small file is read once into one buffer (at most `concurrency` × 1 MiB held): one write, no stream per attempt.
       if (content.size > wholeBodyUpTo) return send(ApiClient.streamBody(body.contentType, body.open, body.contentLength))
+      const changed = (read: string) =>
+        new UploadFile.UploadFileError({ name, reason: `changed while read: ${content.size} bytes expected, ${read} read` })
+      const readInto = content.readInto
+      if (readInto !== undefined) {
+        // The file read straight into its place in the body: one buffer, no copy.
+        return Effect.flatMap(
+          Effect.try({
+            try: () => body.wholeInPlace(readInto),
+            catch: (cause) => cause instanceof UploadFile.UploadFileError ? cause : new UploadFile.UploadFileError({ name, reason: String(cause), cause })
+          }),
+          ({ body: whole, read }): Effect.Effect<void, ApiError.ApiError | UploadFile.UploadFileError> =>
+            whole === undefined ? Effect.fail(changed(String(read))) : send(ApiClient.bytesBody(body.contentType, whole))
+        )
+      }
       const whole = content.readAll?.() ??
         Effect.map(Stream.runCollect(content.open()), (chunks) => Bytes.concat(Chunk.toReadonlyArray(chunks)))
       return Effect.flatMap(whole, (file): Effect.Effect<void, ApiError.ApiError | UploadFile.UploadFileError> => {
-        if (file.length !== content.size) {
-          return Effect.fail(
-            new UploadFile.UploadFileError({ name, reason: `changed while read: ${content.size} bytes expected, ${file.length} read` })
-          )
-        }
+        if (file.length !== content.size) return Effect.fail(changed(String(file.length)))
         return send(ApiClient.bytesBody(body.contentType, body.whole(file)))
       })
     }

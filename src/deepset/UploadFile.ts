@@ -54,6 +54,13 @@ export interface Content {
   /** The whole content in one read, where the source has a cheaper way than the stream (a small file on disk). */
   readonly readAll?: (() => Effect.Effect<Uint8Array, UploadFileError>) | undefined
   /**
+   * The whole content read at once into `buffer` from `offset` (at most
+   * `room` bytes), synchronously, returning the count read; where the source
+   * can (a small file on disk), so that the body is built without a copy.
+   * It may throw an `UploadFileError`.
+   */
+  readonly readInto?: ((buffer: Uint8Array, offset: number, room: number) => number) | undefined
+  /**
    * The same bytes as a plain `AsyncIterable`, opened anew for each attempt,
    * where the source has one (a file on disk: its `fs.ReadStream`); it throws
    * an `UploadFileError`. A transport that takes an async iterable body

@@ -54,6 +54,7 @@ export const fromPath = (
       return {
         size,
         readAll: () => size <= syncReadUpTo ? readWholeSync(name, path, size) : readWhole(name, path, size),
+        readInto: size <= syncReadUpTo ? (buffer, offset, room) => readIntoSync(name, path, buffer, offset, room) : undefined,
         open: () =>
           Stream.fromAsyncIterable(
             Fs.createReadStream(path, { highWaterMark: chunkSize }) as AsyncIterable<Uint8Array>,
@@ -79,25 +80,41 @@ export const fromPath = (
  */
 export const syncReadUpTo = 64 * 1024
 
+/**
+ * A small file read synchronously into `buffer` from `offset`, at most `room`
+ * bytes, until a read comes back short (the end of a regular file) or the room
+ * is full; the count read. Throws an `UploadFileError`.
+ */
+const readIntoSync = (name: string, path: string, buffer: Uint8Array, offset: number, room: number): number => {
+  let fd: number
+  try {
+    fd = Fs.openSync(path, "r")
+  } catch (cause) {
+    throw readError(name, path, cause)
+  }
+  try {
+    let filled = 0
+    for (;;) {
+      const wanted = room - filled
+      const read = Fs.readSync(fd, buffer, offset + filled, wanted, filled)
+      filled += read
+      if (read < wanted || filled === room) return filled
+    }
+  } catch (cause) {
+    throw readError(name, path, cause)
+  } finally {
+    Fs.closeSync(fd)
+  }
+}
+
 /** The whole small file, read synchronously (see {@link syncReadUpTo}); its length tells whether it changed. */
 const readWholeSync = (name: string, path: string, size: number): Effect.Effect<Uint8Array, UploadFile.UploadFileError> =>
   Effect.try({
     try: () => {
-      const fd = Fs.openSync(path, "r")
-      try {
-        const buffer = Buffer.allocUnsafe(size + 1)
-        let filled = 0
-        for (;;) {
-          const wanted = buffer.length - filled
-          const read = Fs.readSync(fd, buffer, filled, wanted, filled)
-          filled += read
-          if (read < wanted || filled === buffer.length) return buffer.subarray(0, filled)
-        }
-      } finally {
-        Fs.closeSync(fd)
-      }
+      const buffer = Buffer.allocUnsafe(size + 1)
+      return buffer.subarray(0, readIntoSync(name, path, buffer, 0, size + 1))
     },
-    catch: (cause) => readError(name, path, cause)
+    catch: (cause) => cause instanceof UploadFile.UploadFileError ? cause : readError(name, path, cause)
   })
 
 /** The size of a regular file. */

@@ -37,6 +37,15 @@ describe("PresignedPost", () => {
         expect(Buffer.from(body.whole(bytes)).equals(expected.bytes)).toBe(true)
         const streamed = Buffer.concat(Chunk.toReadonlyArray(yield* Stream.runCollect(body.open())))
         expect(streamed.equals(expected.bytes)).toBe(true)
+        // The file read in place gives the same body; a count other than the size gives none.
+        const inPlace = body.wholeInPlace((buffer, offset, room) => {
+          expect(room).toBe(size + 1)
+          buffer.set(bytes, offset)
+          return size
+        })
+        expect(inPlace.read).toBe(size)
+        expect(Buffer.from(inPlace.body!).equals(expected.bytes)).toBe(true)
+        expect(body.wholeInPlace((_, __, room) => room)).toEqual({ read: size + 1 })
         // The one-call form gives the same body.
         const once = PresignedPost.encode({ boundary, fields, fileName: name, contentType: type, size, open: () => Stream.make(bytes) })
         expect(Buffer.from(once.whole(bytes)).equals(expected.bytes)).toBe(true)

@@ -297,7 +297,19 @@ describe("UploadFiles.fromPath (Node)", () => {
         Fs.writeFileSync(NodePath.join(dir, "small.txt"), small)
         Fs.writeFileSync(NodePath.join(dir, "edge.bin"), edge)
         const { deepset, emulator } = yield* setup()
+        // A file that grows between its stat and its read is not sent with a wrong length.
+        const grownPath = NodePath.join(dir, "grown.txt")
+        Fs.writeFileSync(grownPath, "12345")
+        const fromDisk = UploadFiles.fromPath(grownPath)
+        const grown = UploadFile.make({
+          name: "grown.txt",
+          source: Effect.map(fromDisk.source, (content) => {
+            Fs.appendFileSync(grownPath, "678")
+            return content
+          })
+        })
         const files = Stream.make(
+          grown,
           UploadFiles.fromPath(NodePath.join(dir, "small.txt")),
           UploadFiles.fromPath(NodePath.join(dir, "edge.bin")),
           UploadFiles.fromPath(NodePath.join(dir, "on-disk.pdf")),
@@ -309,10 +321,12 @@ describe("UploadFiles.fromPath (Node)", () => {
         for (const [name, content] of [["small.txt", small], ["edge.bin", edge]] as const) {
           expect(sameBytes(Option.getOrThrow(yield* emulator.storage.get(`${ws}/${report.sessionId}/${name}`)).bytes, content)).toBe(true)
         }
-        expect(report.failedUploads.map((f) => [f.name, f.error._tag])).toEqual([
+        expect(report.failedUploads.find((f) => f.name === "grown.txt")?.error.message).toContain("changed while read: 5 bytes expected, 6 read")
+        expect(report.failedUploads.map((f) => [f.name, f.error._tag]).sort()).toEqual([
+          ["grown.txt", "UploadFileError"],
           ["missing.txt", "UploadFileError"],
           [NodePath.basename(dir), "UploadFileError"]
-        ])
+        ].sort())
         const stored = Option.getOrThrow(yield* emulator.storage.get(`${ws}/${report.sessionId}/on-disk.pdf`))
         expect(sameBytes(stored.bytes, bytes)).toBe(true)
       } finally {
