@@ -39,7 +39,7 @@ const sizes = (quick: boolean): Sizes =>
   quick
     ? { profileBytes: 8 * 1024 * 1024, uploads: 2, createWarmup: 200, createCalls: 800, concurrency: 16 }
     // 20 000 createSession calls (10 000 until issue 14): on a loaded 2-core machine a round's CPU per call moved by ±20 %.
-    : { profileBytes: 50 * 1024 * 1024, uploads: 6, createWarmup: 3000, createCalls: 20_000, concurrency: 16 }
+    : { profileBytes: 50 * 1024 * 1024, uploads: 12, createWarmup: 3000, createCalls: 20_000, concurrency: 16 }
 
 const uploadVariants = ["effect-sessions (bytes)", "effect-sessions (Stream)", "undici.request PUT"] as const
 const createVariants = ["effect-sessions", "undici.request"] as const
