@@ -89,6 +89,13 @@ const framing = (parts: Parts, boundary: string) => {
   return { encoder, head, tail }
 }
 
+/** Stands for the file's name in a header template (never sent). */
+const placeholder = "effect-sessions-file-name-placeholder"
+/** What form-data-encoder escapes in a name. */
+const needsEscape = /[\r\n"]/
+const textEncoder = new TextEncoder()
+const textDecoder = new TextDecoder()
+
 /**
  * The bodies of one presigned POST target: `fields` in order, then a file,
  * under `boundary` (a token of letters, digits and `-`). The fields' bytes
@@ -103,14 +110,36 @@ export const encoder = (boundary: string, fields: Readonly<Record<string, string
   const { head: fieldParts } = framing(new Parts(Object.entries(fields)), boundary)
   // Everything but the closing boundary, which the file's own encoding ends with.
   const fieldBytes = Bytes.concat(fieldParts.slice(0, -1))
+  // The file part's header as the encoder writes it for each content type, around a placeholder name: a name the
+  // encoder leaves as it is (no CR, LF or `"`, which it escapes) takes the placeholder's place, as the encoder
+  // would put it there (~25 µs of the encoder's work per file saved); any other name goes through the encoder.
+  const templates = new Map<string, { readonly before: string; readonly after: string; readonly tail: Uint8Array; readonly contentType: string }>()
+  const templateOf = (type: string) => {
+    let template = templates.get(type)
+    if (template === undefined) {
+      const { encoder, head, tail } = framing(new Parts([["file", new FilePart(placeholder, type, 0)]]), boundary)
+      const [before = "", after = ""] = textDecoder.decode(Bytes.concat(head)).split(placeholder)
+      template = { before, after, tail: Bytes.concat(tail), contentType: encoder.contentType }
+      templates.set(type, template)
+    }
+    return template
+  }
+  const partOf = (fileName: string, type: string, size: number) => {
+    if (!needsEscape.test(fileName) && !type.includes(placeholder)) {
+      const template = templateOf(type)
+      const head = textEncoder.encode(`${template.before}${fileName}${template.after}`)
+      return { contentType: template.contentType, head: [head], tail: [template.tail], length: head.length + size + template.tail.length }
+    }
+    const { encoder, head, tail } = framing(new Parts([["file", new FilePart(fileName, type, size)]]), boundary)
+    return { contentType: encoder.contentType, head, tail, length: Number(encoder.contentLength) }
+  }
   return <E>(file: FilePartOptions<E>): Body<E> => {
-    const part = new FilePart(file.fileName, file.contentType.replace(/[\r\n]/g, ""), file.size)
-    const { encoder, head, tail } = framing(new Parts([["file", part]]), boundary)
+    const { contentType, head, length, tail } = partOf(file.fileName, file.contentType.replace(/[\r\n]/g, ""), file.size)
     const headBytes = Bytes.concat([fieldBytes, ...head])
     const tailBytes = Bytes.concat(tail)
     return {
-      contentType: encoder.contentType,
-      contentLength: fieldBytes.length + Number(encoder.contentLength),
+      contentType,
+      contentLength: fieldBytes.length + length,
       // The file's own stream between the two, so its failures keep their type.
       open: () => {
         const body = Stream.concat(Stream.succeed(headBytes), Stream.concat(file.open(), Stream.succeed(tailBytes)))
