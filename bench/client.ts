@@ -8,6 +8,8 @@
  * child does not carry Effect or @jupyterlab/services in its memory.
  */
 import type * as EffectNS from "effect/Effect"
+import * as V8 from "node:v8"
+import * as Vm from "node:vm"
 import {
   addPhase,
   cpuMicros,
@@ -89,11 +91,40 @@ const runEffects = <E>(
     )
   })
 
-/** Warm-up, then the sequential and the concurrent phase, inside Effect. */
-const rateEffect = <E>(Effect: EffectModule, p: RateParams, call: () => EffectNS.Effect<unknown, E>, prefix = "") =>
+let collect: (() => void) | undefined
+
+/**
+ * A full garbage collection between the warm-up and the measured phases (the
+ * overhead scenario, every variant alike): the collection of what module
+ * loading and the warm-up left in the old generation then falls into no
+ * measured phase. Without it the first full collection after start-up landed
+ * in whichever phase was running when the old generation filled, most often
+ * the sequential one of the Effect-based children (their live heap is ~24 MB
+ * against ~10 MB for a bare undici child, so that collection marks more): ~30 ms,
+ * ~5 µs per call of a 6 000-call phase, in some rounds and not others.
+ * Collections that the measured calls themselves cause are still measured.
+ */
+const settleHeap = (): void => {
+  if (collect === undefined) {
+    V8.setFlagsFromString("--expose-gc")
+    collect = Vm.runInNewContext("gc") as () => void
+  }
+  collect()
+  collect()
+}
+
+/** Warm-up, then the sequential and the concurrent phase, inside Effect; `settle`: {@link settleHeap} after the warm-up. */
+const rateEffect = <E>(
+  Effect: EffectModule,
+  p: RateParams,
+  call: () => EffectNS.Effect<unknown, E>,
+  prefix = "",
+  settle = false
+) =>
   Effect.gen(function*() {
     const metrics: Metrics = {}
     yield* runEffects(Effect, p.warmup, p.concurrency, call, true)
+    if (settle) yield* Effect.sync(settleHeap)
     addPhase(metrics, `${prefix}seq`, yield* runEffects(Effect, p.seq, 1, call))
     addPhase(metrics, `${prefix}c${p.concurrency}`, yield* runEffects(Effect, p.conc, p.concurrency, call))
     const op = prefix === "" ? "" : `_${prefix.replace(/_$/, "")}`
@@ -146,10 +177,11 @@ const perCall = <E>(Effect: EffectModule, call: () => EffectNS.Effect<unknown, E
     ({ forks, steps }) => ({ fibers: forks / 50, steps: steps / 50 })
   )
 
-/** Warm-up, then the sequential and the concurrent phase, with promises. */
-const ratePromise = async (p: RateParams, call: () => Promise<unknown>, prefix = ""): Promise<Metrics> => {
+/** Warm-up, then the sequential and the concurrent phase, with promises; `settle`: {@link settleHeap} after the warm-up. */
+const ratePromise = async (p: RateParams, call: () => Promise<unknown>, prefix = "", settle = false): Promise<Metrics> => {
   const metrics: Metrics = {}
   await runPromises(p.warmup, p.concurrency, call, true)
+  if (settle) settleHeap()
   addPhase(metrics, `${prefix}seq`, await runPromises(p.seq, 1, call))
   addPhase(metrics, `${prefix}c${p.concurrency}`, await runPromises(p.conc, p.concurrency, call))
   return metrics
@@ -235,7 +267,7 @@ const overhead = async (variant: string, p: OverheadParams): Promise<Metrics> =>
       )
       const program = Effect.gen(function*() {
         const deepset = yield* Deepset.UploadSessions
-        return yield* rateEffect(Effect, p, () => deepset.getStatus(p.workspace, p.session))
+        return yield* rateEffect(Effect, p, () => deepset.getStatus(p.workspace, p.session), "", true)
       })
       return Effect.runPromise(
         program.pipe(
@@ -256,19 +288,19 @@ const overhead = async (variant: string, p: OverheadParams): Promise<Metrics> =>
           Effect.flatMap(client.get(url, { headers }), (response) =>
             response.status === 200
               ? response.json
-              : Effect.die(new Error(`${url}: ${response.status}`)))))
+              : Effect.die(new Error(`${url}: ${response.status}`))), "", true))
       return Effect.runPromise(Effect.provide(program, http))
     }
     case "undici.request": {
       const get = await undiciJson()
-      return ratePromise(p, () => get(url, headers))
+      return ratePromise(p, () => get(url, headers), "", true)
     }
     case "undici.dispatch": {
       const get = await undiciDispatchJson()
-      return ratePromise(p, () => get(url, headers))
+      return ratePromise(p, () => get(url, headers), "", true)
     }
     case "fetch":
-      return ratePromise(p, () => fetchJson(url, headers))
+      return ratePromise(p, () => fetchJson(url, headers), "", true)
   }
   throw new Error(`unknown overhead variant ${variant}`)
 }
