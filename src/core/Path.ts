@@ -10,7 +10,11 @@ import * as Either from "effect/Either"
 
 /** A lone UTF-16 surrogate (`encodeURIComponent` throws on it). */
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
-const isWellFormed = (s: string): boolean => !loneSurrogate.test(s)
+/** `String.prototype.isWellFormed` (Node 20, recent browsers; no regex run per value), else the regex. */
+const nativeIsWellFormed = (String.prototype as { readonly isWellFormed?: (this: string) => boolean }).isWellFormed
+const isWellFormed: (s: string) => boolean = nativeIsWellFormed !== undefined
+  ? (s) => nativeIsWellFormed.call(s)
+  : (s) => !loneSurrogate.test(s)
 
 /** A parameter value that cannot be placed in a path. @since 0.1.0 */
 export interface BadSegment {
