@@ -865,6 +865,7 @@ const targets: ReadonlyArray<Target> = [
   gate("whylabs.uploadVsRawPut", "≥", 0.8),
   gate("whylabs.createCpuVsUndici", "≤", 1.15),
   gate("upload.throughputVsPythonSdk", "≥", 2),
+  info("upload.throughputVsPythonSdk_cold", "≥", 2, "each process's first upload of the folder (Node's JIT still cold)"),
   gate("upload.largeVsRaw", "≥", 0.8)
 ]
 
