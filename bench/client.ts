@@ -113,7 +113,32 @@ const settleHeap = (): void => {
   collect()
 }
 
-/** Warm-up, then the sequential and the concurrent phase, inside Effect; `settle`: {@link settleHeap} after the warm-up. */
+/**
+ * The warm-up before the measured phases, every variant alike: `p.warmup`
+ * calls at `p.concurrency`; with `settle`, {@link settleHeap} and then half as
+ * many at `p.concurrency` again; last, half as many sequential calls, so that
+ * each measured phase starts on code the JIT has already compiled for its mode.
+ *
+ * Both re-warms were measured (`--trace-opt`, CPU per 1 000 calls): a
+ * sequential phase takes paths a concurrent warm-up never runs (undici's
+ * check of an idle keep-alive socket before reuse, a `setImmediate` per call;
+ * the attempt timer's list going empty and filling again), and V8 compiled
+ * ~50 functions of the undici child and ~75–110 of the effect-sessions child
+ * during the first 3 000 calls of it, the first 1 000 costing about twice the
+ * rest; and the forced full collection of `settleHeap` discards much of the
+ * compiled code, which is then compiled again inside the measured phase.
+ */
+const warmUp = async (p: RateParams, settle: boolean, run: (n: number, concurrency: number) => Promise<unknown>) => {
+  await run(p.warmup, p.concurrency)
+  const again = Math.ceil(p.warmup / 2)
+  if (settle) {
+    settleHeap()
+    await run(again, p.concurrency)
+  }
+  await run(again, 1)
+}
+
+/** {@link warmUp}, then the sequential and the concurrent phase, inside Effect. */
 const rateEffect = <E>(
   Effect: EffectModule,
   p: RateParams,
@@ -123,8 +148,11 @@ const rateEffect = <E>(
 ) =>
   Effect.gen(function*() {
     const metrics: Metrics = {}
-    yield* runEffects(Effect, p.warmup, p.concurrency, call, true)
-    if (settle) yield* Effect.sync(settleHeap)
+    const runtime = yield* Effect.runtime<never>()
+    const Runtime = yield* Effect.promise(() => import("effect/Runtime"))
+    yield* Effect.promise(() =>
+      warmUp(p, settle, (n, concurrency) => Runtime.runPromise(runtime)(runEffects(Effect, n, concurrency, call, true)))
+    )
     addPhase(metrics, `${prefix}seq`, yield* runEffects(Effect, p.seq, 1, call))
     addPhase(metrics, `${prefix}c${p.concurrency}`, yield* runEffects(Effect, p.conc, p.concurrency, call))
     const op = prefix === "" ? "" : `_${prefix.replace(/_$/, "")}`
@@ -177,11 +205,10 @@ const perCall = <E>(Effect: EffectModule, call: () => EffectNS.Effect<unknown, E
     ({ forks, steps }) => ({ fibers: forks / 50, steps: steps / 50 })
   )
 
-/** Warm-up, then the sequential and the concurrent phase, with promises; `settle`: {@link settleHeap} after the warm-up. */
+/** {@link warmUp}, then the sequential and the concurrent phase, with promises. */
 const ratePromise = async (p: RateParams, call: () => Promise<unknown>, prefix = "", settle = false): Promise<Metrics> => {
   const metrics: Metrics = {}
-  await runPromises(p.warmup, p.concurrency, call, true)
-  if (settle) settleHeap()
+  await warmUp(p, settle, (n, concurrency) => runPromises(n, concurrency, call, true))
   addPhase(metrics, `${prefix}seq`, await runPromises(p.seq, 1, call))
   addPhase(metrics, `${prefix}c${p.concurrency}`, await runPromises(p.conc, p.concurrency, call))
   return metrics
