@@ -55,8 +55,29 @@ const liveClockConstructor = Clock.make().constructor
 /** Whether `clock` is the live one (wall-clock timers may stand in for it). @since 0.1.0 */
 export const isLiveClock = (clock: Clock.Clock): boolean => clock.constructor === liveClockConstructor
 
+/**
+ * A request with no URL yet, by the headers and the method it has: a client's
+ * headers are one object for all its calls (`Outgoing` makes them once), so
+ * each call sets only its URL (no copy of the headers into the platform's form).
+ */
+const templates = new WeakMap<Readonly<Record<string, string>>, Map<string, HttpClientRequest.HttpClientRequest>>()
+
+const templateOf = (method: string, headers: Readonly<Record<string, string>>): HttpClientRequest.HttpClientRequest => {
+  let byMethod = templates.get(headers)
+  if (byMethod === undefined) {
+    byMethod = new Map()
+    templates.set(headers, byMethod)
+  }
+  let template = byMethod.get(method)
+  if (template === undefined) {
+    template = HttpClientRequest.make(method as HttpMethod.HttpMethod)("", { headers })
+    byMethod.set(method, template)
+  }
+  return template
+}
+
 const toPlatformRequest = (out: Outgoing.Prepared): HttpClientRequest.HttpClientRequest => {
-  const request = HttpClientRequest.make(out.method as HttpMethod.HttpMethod)(out.url, { headers: out.headers })
+  const request = HttpClientRequest.setUrl(templateOf(out.method, out.headers), out.url)
   const body = out.body
   if (body === undefined) return request
   switch (body._tag) {
@@ -83,9 +104,10 @@ const answerOf = (status: number, headers: Transport.Exchange["headers"], text: 
  * The fetch options with `redirect: "manual"` (undefined when the caller's already refuse redirects).
  * `onRead` is called when the client reads `redirect`: only a fetch-based client does.
  */
-const manualRedirects = (fiber: { readonly currentContext: Context.Context<never> }, onRead: () => void) => {
+const manualRedirects = (fiber: { readonly currentContext: Context.Context<never> }, onRead: (() => void) | undefined) => {
   const init = Context.getOption(fiber.currentContext as Context.Context<FetchHttpClient.RequestInit>, FetchHttpClient.RequestInit)
   if (init._tag === "Some" && (init.value.redirect === "manual" || init.value.redirect === "error")) return undefined
+  if (onRead === undefined) return init._tag === "Some" ? manualOf(init.value) : manualOnly
   return {
     ...(init._tag === "Some" ? init.value : {}),
     get redirect(): "manual" {
@@ -93,6 +115,18 @@ const manualRedirects = (fiber: { readonly currentContext: Context.Context<never
       return "manual"
     }
   }
+}
+
+/** The fetch options of a client known to read them: made once per caller's options. */
+const manualOnly: RequestInit = { redirect: "manual" }
+const manualByInit = new WeakMap<RequestInit, RequestInit>()
+const manualOf = (init: RequestInit): RequestInit => {
+  let manual = manualByInit.get(init)
+  if (manual === undefined) {
+    manual = { ...init, redirect: "manual" }
+    manualByInit.set(init, manual)
+  }
+  return manual
 }
 
 /**
@@ -233,6 +267,8 @@ export const make = (http: HttpClient.HttpClient): Sender => {
         const controller = new AbortController()
         state.controller = controller
         if (state.timedOut) controller.abort()
+        // Once both are learned, nothing needs to watch the signal being read.
+        if (abortable !== undefined && readsFetchOptions !== undefined) return void scopedRequests.set(final, controller)
         // The platform reads `signal` when it hands the request to its implementation: that tells us it is abortable.
         const tracked = {
           get signal() {
@@ -258,7 +294,10 @@ export const make = (http: HttpClient.HttpClient): Sender => {
         )
       }
       if (readsFetchOptions !== false) {
-        const init = manualRedirects(fiber, () => void (state.readFetchOptions = true))
+        const init = manualRedirects(
+          fiber,
+          readsFetchOptions === true ? undefined : () => void (state.readFetchOptions = true)
+        )
         if (init !== undefined) attempt = Effect.provideService(attempt, FetchHttpClient.RequestInit, init)
       }
       const budgeted = timed(budgetMillis)

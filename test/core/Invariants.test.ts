@@ -173,13 +173,13 @@ for (const [name, transport] of transports) {
           res.end()
         })
         const client = yield* clientAt(server.url, { maxRetries: 0 })
-        // twice: the first call of a client also learns what its HttpClient is
-        for (let i = 0; i < 2; i++) {
+        // three times: the first call of a client also learns what its HttpClient is, the later ones use what it learned
+        for (let i = 0; i < 3; i++) {
           const error = failure(yield* Effect.exit(client.run(get())))
           expect(error._tag).toBe("ServerError")
           expect(error.message).toContain("redirect")
         }
-        expect(server.seen).toHaveLength(2)
+        expect(server.seen).toHaveLength(3)
         expect(elsewhere.seen).toHaveLength(0)
       })))
 
@@ -255,6 +255,32 @@ for (const [name, transport] of transports) {
 }
 
 describe("core invariants, transport-independent", () => {
+  it.live("on FetchHttpClient every call keeps the caller's fetch options and refuses redirects; each call its own URL and headers", () => {
+    const inits: Array<RequestInit | undefined> = []
+    const spy: typeof globalThis.fetch = (input, init) => {
+      inits.push(init)
+      return globalThis.fetch(input, init)
+    }
+    return Effect.gen(function*() {
+      const server = yield* RawServer.serve((req, res) =>
+        RawServer.json(res, 200, { id: req.url?.split("/").pop() ?? "", n: Number(req.headers["x-n"] ?? 0) })
+      )
+      const client = yield* clientAt(server.url)
+      const got = []
+      for (let i = 0; i < 4; i++) {
+        got.push(yield* client.run(get(`t${i}`, i % 2 === 0 ? {} : { headers: { "x-n": String(i) } })))
+      }
+      expect(got).toEqual([{ id: "t0", n: 0 }, { id: "t1", n: 1 }, { id: "t2", n: 0 }, { id: "t3", n: 3 }])
+      expect(inits.map((init) => [init?.redirect, init?.referrerPolicy])).toEqual(Array(4).fill(["manual", "no-referrer"]))
+      expect(server.seen.map((r) => r.headers["authorization"])).toEqual(Array(4).fill(`Bearer ${secret}`))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(FetchHttpClient.layer),
+      Effect.provideService(FetchHttpClient.RequestInit, { referrerPolicy: "no-referrer" }),
+      Effect.provideService(FetchHttpClient.Fetch, spy)
+    )
+  })
+
   it.live("the generic path forks no fiber per call (after the first call of a client)", () =>
     Effect.gen(function*() {
       const server = yield* RawServer.serve((_, res) => okThing(res))
