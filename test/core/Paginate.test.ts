@@ -245,4 +245,45 @@ describe("Paginate.stream", () => {
       const span = spans[0]!
       expect(span.status._tag === "Ended" && span.status.exit._tag).toBe("Failure")
     }))
+
+  it.effect("a page that arrived before the consumer reached it is taken at once, in order; so is its failure", () =>
+    Effect.gen(function*() {
+      // Requests answer at once; the consumer yields after each item, so the pages ahead have ended when it reaches them.
+      const l = listing(500, 100)
+      const slow = Effect.repeatN(Effect.yieldNow(), 20)
+      const seen: Array<number> = []
+      yield* Stream.runForEach(Paginate.stream(l.fetch, { pageSize: 100, prefetch: 4 }), (n) =>
+        Effect.zipRight(slow, Effect.sync(() => void seen.push(n))))
+      expect(seen).toEqual(range(500))
+      const broken = (page: number) => (page === 3 ? Effect.fail("page 3 broke" as const) : l.fetch(page))
+      const before: Array<number> = []
+      const error = yield* Stream.runForEach(Paginate.stream(broken, { pageSize: 100, prefetch: 4 }), (n) =>
+        Effect.zipRight(slow, Effect.sync(() => void before.push(n)))).pipe(Effect.flip)
+      expect(error).toBe("page 3 broke")
+      expect(before).toEqual(range(200))
+    }))
+
+  it.effect("a consumer that reaches a page still on its way waits for it, and for its failure", () =>
+    Effect.gen(function*() {
+      const l = listing(300, 100)
+      const gate = yield* Deferred.make<void>()
+      const fetch = (page: number) => (page === 2 ? Effect.zipRight(Deferred.await(gate), l.fetch(page)) : l.fetch(page))
+      const seen: Array<number> = []
+      const consumer = yield* Effect.fork(
+        Stream.runForEach(Paginate.stream(fetch, { pageSize: 100, prefetch: 2 }), (n) => Effect.sync(() => void seen.push(n)))
+      )
+      yield* Effect.repeatN(Effect.yieldNow(), 50)
+      expect(seen).toEqual(range(100)) // page 1, then waiting for page 2 (page 3 has arrived)
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(consumer)
+      expect(seen).toEqual(range(300))
+
+      const failGate = yield* Deferred.make<void>()
+      const failing = (page: number) => (page === 2 ? Effect.zipRight(Deferred.await(failGate), Effect.fail("page 2 broke" as const)) : l.fetch(page))
+      const waiting = yield* Effect.fork(Stream.runDrain(Paginate.stream(failing, { pageSize: 100, prefetch: 2 })))
+      yield* Effect.repeatN(Effect.yieldNow(), 50)
+      expect(waiting.unsafePoll()).toBeNull()
+      yield* Deferred.succeed(failGate, void 0)
+      expect(yield* Effect.flip(Fiber.join(waiting))).toBe("page 2 broke")
+    }))
 })
