@@ -202,6 +202,12 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     return Paginate.streamDeferred((page) => fetch(page, pageSize), { pageSize, prefetch, span: `Deepset.${operation}` }, onGap)
   }
 
+  /** A listing's request for each page: its path and filters made once per stream, the page's number and size set per page. */
+  const eachPage = <A>(request: ApiClient.Request<A>) => (page_number: number, limit: number): ApiClient.Request<A> => ({
+    ...request,
+    query: { ...request.query, limit, page_number }
+  })
+
   const listRequest = (
     workspace: string,
     options?: ListFilter & PageRequest
@@ -278,12 +284,14 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     getStatus,
     list,
     getFiles,
-    streamSessions: (workspace, options) =>
-      paged("streamSessions", options, (page_number, limit) =>
-        client.runDeferred(listRequest(workspace, { ...options, page_number, limit }))),
-    streamFiles: (workspace, sessionId, options) =>
-      paged("streamFiles", options, (page_number, limit) =>
-        client.runDeferred(getFilesRequest(workspace, sessionId, { ...options, page_number, limit })))
+    streamSessions: (workspace, options) => {
+      const page = eachPage(listRequest(workspace, options))
+      return paged("streamSessions", options, (page_number, limit) => client.runDeferred(page(page_number, limit)))
+    },
+    streamFiles: (workspace, sessionId, options) => {
+      const page = eachPage(getFilesRequest(workspace, sessionId, options))
+      return paged("streamFiles", options, (page_number, limit) => client.runDeferred(page(page_number, limit)))
+    }
   })
 })
 
