@@ -114,7 +114,7 @@ const settleHeap = (): void => {
 }
 
 /**
- * The warm-up before the measured phases, every variant alike: `p.warmup`
+ * The warm-up steps before the measured phases, every variant alike: `p.warmup`
  * calls at `p.concurrency`; with `settle`, {@link settleHeap} and then half as
  * many at `p.concurrency` again; last, half as many sequential calls, so that
  * each measured phase starts on code the JIT has already compiled for its mode.
@@ -128,14 +128,13 @@ const settleHeap = (): void => {
  * rest; and the forced full collection of `settleHeap` discards much of the
  * compiled code, which is then compiled again inside the measured phase.
  */
-const warmUp = async (p: RateParams, settle: boolean, run: (n: number, concurrency: number) => Promise<unknown>) => {
-  await run(p.warmup, p.concurrency)
+const warmUp = (p: RateParams, settle: boolean): ReadonlyArray<{ readonly calls: number; readonly concurrency: number } | "settle"> => {
   const again = Math.ceil(p.warmup / 2)
-  if (settle) {
-    settleHeap()
-    await run(again, p.concurrency)
-  }
-  await run(again, 1)
+  return [
+    { calls: p.warmup, concurrency: p.concurrency },
+    ...(settle ? ["settle" as const, { calls: again, concurrency: p.concurrency }] : []),
+    { calls: again, concurrency: 1 }
+  ]
 }
 
 /** {@link warmUp}, then the sequential and the concurrent phase, inside Effect. */
@@ -148,11 +147,9 @@ const rateEffect = <E>(
 ) =>
   Effect.gen(function*() {
     const metrics: Metrics = {}
-    const runtime = yield* Effect.runtime<never>()
-    const Runtime = yield* Effect.promise(() => import("effect/Runtime"))
-    yield* Effect.promise(() =>
-      warmUp(p, settle, (n, concurrency) => Runtime.runPromise(runtime)(runEffects(Effect, n, concurrency, call, true)))
-    )
+    for (const step of warmUp(p, settle)) {
+      yield* step === "settle" ? Effect.sync(settleHeap) : runEffects(Effect, step.calls, step.concurrency, call, true)
+    }
     addPhase(metrics, `${prefix}seq`, yield* runEffects(Effect, p.seq, 1, call))
     addPhase(metrics, `${prefix}c${p.concurrency}`, yield* runEffects(Effect, p.conc, p.concurrency, call))
     const op = prefix === "" ? "" : `_${prefix.replace(/_$/, "")}`
@@ -208,7 +205,10 @@ const perCall = <E>(Effect: EffectModule, call: () => EffectNS.Effect<unknown, E
 /** {@link warmUp}, then the sequential and the concurrent phase, with promises. */
 const ratePromise = async (p: RateParams, call: () => Promise<unknown>, prefix = "", settle = false): Promise<Metrics> => {
   const metrics: Metrics = {}
-  await warmUp(p, settle, (n, concurrency) => runPromises(n, concurrency, call, true))
+  for (const step of warmUp(p, settle)) {
+    if (step === "settle") settleHeap()
+    else await runPromises(step.calls, step.concurrency, call, true)
+  }
   addPhase(metrics, `${prefix}seq`, await runPromises(p.seq, 1, call))
   addPhase(metrics, `${prefix}c${p.concurrency}`, await runPromises(p.conc, p.concurrency, call))
   return metrics

@@ -323,7 +323,7 @@ export const make = (options: Options): Effect.Effect<ApiClient, never, HttpClie
       secretValues.push(credentials.token)
     }
     const registry = Redaction.make({ values: secretValues, headerNames: secretHeaders })
-    const fixed: Outgoing.Fixed = { base, headers, anonymousHeaders }
+    const fixed: Outgoing.Fixed = { base, headers: Outgoing.shared(headers), anonymousHeaders: Outgoing.shared(anonymousHeaders) }
     /** The platform's own `http.client` span shows the whole URL: not for a base URL that holds a secret. */
     const hideUrlFromPlatformSpans = baseQuerySecrets(options.baseUrl).length > 0
     const dynamic = credentials._tag === "Dynamic" ? credentials : undefined

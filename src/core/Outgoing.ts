@@ -187,6 +187,18 @@ const encodeBody = (body: ApiClient.Body): Either.Either<Body, Refusal> => {
   }
 }
 
+/**
+ * Marks a headers object as one that every call of a client shares, made once
+ * and never changed (it is frozen): a transport may keep work it does on it
+ * (the platform's form of it) for as long as the object lives.
+ *
+ * @since 0.1.0
+ */
+export const shared = (headers: Record<string, string>): Readonly<Record<string, string>> => Object.freeze(headers)
+
+/** Whether a request's headers are a client's shared ones (see {@link shared}), not made for this call. @since 0.1.0 */
+export const isShared = (headers: Readonly<Record<string, string>>): boolean => Object.isFrozen(headers)
+
 /** A client's fixed headers with a content type, made once per pair (they never change once made). */
 const contentTyped = new WeakMap<Readonly<Record<string, string>>, Map<string, Readonly<Record<string, string>>>>()
 
@@ -198,9 +210,13 @@ const withContentType = (headers: Readonly<Record<string, string>>, contentType:
   }
   let typed = byType.get(contentType)
   if (typed === undefined) {
-    typed = { ...headers, "content-type": contentType }
     // Content types are a few per client (a multipart boundary is the one kind that differs each time).
-    if (byType.size < 16) byType.set(contentType, typed)
+    if (byType.size < 16) {
+      typed = shared({ ...headers, "content-type": contentType })
+      byType.set(contentType, typed)
+    } else {
+      typed = { ...headers, "content-type": contentType }
+    }
   }
   return typed
 }

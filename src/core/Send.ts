@@ -30,7 +30,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { globalValue } from "effect/GlobalValue"
 import * as Stream from "effect/Stream"
-import type * as Outgoing from "./Outgoing.js"
+import * as Outgoing from "./Outgoing.js"
 import * as Transport from "./Transport.js"
 
 /** Why an attempt failed on the wire. @since 0.1.0 */
@@ -56,9 +56,11 @@ const liveClockConstructor = Clock.make().constructor
 export const isLiveClock = (clock: Clock.Clock): boolean => clock.constructor === liveClockConstructor
 
 /**
- * A request with no URL yet, by the headers and the method it has: a client's
- * headers are one object for all its calls (`Outgoing` makes them once), so
- * each call sets only its URL (no copy of the headers into the platform's form).
+ * A request with no URL yet, by the headers and the method it has, for a
+ * client's shared headers (`Outgoing.shared`: one object for all its calls),
+ * so that such a call sets only its URL (no copy of the headers into the
+ * platform's form). Headers made for one call (its own headers, a login's
+ * token, trace context) are converted as they are, and not kept.
  */
 const templates = new WeakMap<Readonly<Record<string, string>>, Map<string, HttpClientRequest.HttpClientRequest>>()
 
@@ -77,7 +79,9 @@ const templateOf = (method: string, headers: Readonly<Record<string, string>>): 
 }
 
 const toPlatformRequest = (out: Outgoing.Prepared): HttpClientRequest.HttpClientRequest => {
-  const request = HttpClientRequest.setUrl(templateOf(out.method, out.headers), out.url)
+  const request = Outgoing.isShared(out.headers)
+    ? HttpClientRequest.setUrl(templateOf(out.method, out.headers), out.url)
+    : HttpClientRequest.make(out.method as HttpMethod.HttpMethod)(out.url, { headers: out.headers })
   const body = out.body
   if (body === undefined) return request
   switch (body._tag) {
