@@ -6,9 +6,11 @@
  * - a value the compiled checks accept decodes to what the generic decoder
  *   gives (known keys only, excess properties dropped);
  * - struct-level transformations (`optionalWith`, renamed keys) are applied
- *   as the generic decoder applies them; any other node it does not compile
- *   (a transformation such as `DateTimeUtc`, a declaration, a suspension) is
- *   decoded by the generic decoder for that subtree;
+ *   as the generic decoder applies them; `DateTimeUtc` strings are read as
+ *   its decoding reads them, other final transformations (`NumberFromString`)
+ *   run their own decoding; any other node it does not compile (a
+ *   suspension, a declaration that answers asynchronously) is decoded by the
+ *   generic decoder for that subtree;
  * - a value it rejects is decoded again by the generic decoder, so the error
  *   (with its field path) is exactly the generic one.
  *
@@ -19,6 +21,7 @@
  *
  * @since 0.1.0
  */
+import * as DateTime from "effect/DateTime"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
@@ -36,6 +39,23 @@ const generic = (ast: AST.AST): Check => {
     const result = decode(u)
     return Either.isRight(result) ? result.right : invalid
   }
+}
+
+/** `Schema.DateTimeUtc`'s decoding (shared by its annotated copies). */
+const dateTimeUtc = (Schema.DateTimeUtc.ast as AST.Transformation).transformation
+
+/** What `DateTime.unsafeMake` takes for a time zone at the end of a string (none: the string is read as UTC). */
+const hasZone = /Z|[+-]\d{2}$|[+-]\d{2}:?\d{2}$|\]$/
+
+/**
+ * A date-time string as `Schema.DateTimeUtc` decodes it (`DateTime.unsafeMake`
+ * of the string, with `Z` appended when it names no zone), without the
+ * generic transformation's two `Either`s, its `try` and the check of the
+ * result: ~1.7 µs per value there, a third of it here.
+ */
+const utcOf = (s: string): unknown => {
+  const millis = Date.parse(hasZone.test(s) ? s : s + "Z")
+  return Number.isNaN(millis) ? invalid : DateTime.unsafeMake(millis)
 }
 
 const isObject = (u: unknown): u is Record<PropertyKey, unknown> =>
@@ -137,8 +157,14 @@ const compile = (ast: AST.AST): Check => {
       // generic decoder does, then check the result against the type side.
       const from = compile(ast.from)
       const to = compile(ast.to)
+      if (ast.transformation === dateTimeUtc) {
+        return (u) => {
+          const s = from(u)
+          return typeof s === "string" ? utcOf(s) : invalid
+        }
+      }
       if (ast.transformation._tag === "FinalTransformation") {
-        // e.g. DateTimeUtc: run its decode; a synchronous result is an Either.
+        // e.g. NumberFromString: run its decode; a synchronous result is an Either.
         const transformation = ast.transformation
         const slow = generic(ast)
         return (u) => {
