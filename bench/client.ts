@@ -519,10 +519,14 @@ const gcWatch = async () => {
   }
 }
 
-/** How many times the warm-up listing is streamed before the measured one. */
-const streamWarmups = 10
+/**
+ * How many times the warm-up listing is streamed before the measured one: in
+ * the stream scenario 200 times (its 5 pages of 1 000: 1 000 pages, as many as
+ * the measured listing of 1M), in the prefetch scenario (20 ms per page) 10.
+ */
+const streamWarmups = (scenario: string) => (scenario === "stream" ? 200 : 10)
 
-const stream = async (variant: string, p: StreamParams): Promise<Metrics> => {
+const stream = async (scenario: string, variant: string, p: StreamParams): Promise<Metrics> => {
   const run = variant === "effect-sessions" || variant.startsWith("prefetch")
     ? await effectLister(p)
     : variant === "hand loop (JSON.parse)"
@@ -531,9 +535,10 @@ const stream = async (variant: string, p: StreamParams): Promise<Metrics> => {
     ? await handLoop(p, true)
     : undefined
   if (run === undefined) throw new Error(`unknown stream variant ${variant}`)
-  // Warm-up, every variant alike: the 5-page warm-up listing 10 times (50 pages). Streamed once, V8 was still
-  // compiling the hot paths during the measured listing, on both sides (more on ours: more code on the path).
-  for (let i = 0; i < streamWarmups; i++) await run(p.warmSession)
+  // Warm-up, every variant alike (see streamWarmups). With 50 pages V8 was still optimizing the per-page code
+  // during the measured listing, on both sides and more on ours (more code on the path): ~125 functions of
+  // effect-sessions' and ~72 of the hand loop's, most of them on its compiler threads.
+  for (let i = 0; i < streamWarmups(scenario); i++) await run(p.warmSession)
   // Before the measurement (and outside the profiled window): the warm-up listing once more, counting the Effect
   // runtime's work per page (op supervision slows every step while it counts).
   const counted = run.steps === undefined ? undefined : await run.steps(p.warmSession)
@@ -578,7 +583,7 @@ const metrics = await (scenario === "overhead"
   : scenario === "jupyter"
   ? jupyter(variant, params as JupyterParams)
   : scenario === "stream" || scenario === "prefetch"
-  ? stream(variant, params as StreamParams)
+  ? stream(scenario, variant, params as StreamParams)
   : Promise.reject(new Error(`unknown scenario ${scenario}`)))
 metrics["peakRssMB"] ??= peakRssMB()
 metrics["childSeconds"] = (performance.now() - started) / 1000
