@@ -51,7 +51,8 @@ const hasZone = /Z|[+-]\d{2}$|[+-]\d{2}:?\d{2}$|\]$/
  * A date-time string as `Schema.DateTimeUtc` decodes it (`DateTime.unsafeMake`
  * of the string, with `Z` appended when it names no zone), without the
  * generic transformation's two `Either`s, its `try` and the check of the
- * result: ~1.7 µs per value there, a third of it here.
+ * result (in a loop on one core: ~1.7 µs per value by the generic decoder,
+ * ~1.3 by running the transformation's own decode, ~1.0 here).
  */
 const utcOf = (s: string): unknown => {
   const millis = Date.parse(hasZone.test(s) ? s : s + "Z")
