@@ -157,13 +157,14 @@ const compile = (ast: AST.AST): Check => {
       // keys: decode the encoded struct, move/transform its properties as the
       // generic decoder does, then check the result against the type side.
       const from = compile(ast.from)
-      const to = compile(ast.to)
       if (ast.transformation === dateTimeUtc) {
+        // The result is a UTC DateTime by construction: the type side needs no check (nor a compiled one).
         return (u) => {
           const s = from(u)
           return typeof s === "string" ? utcOf(s) : invalid
         }
       }
+      const to = compile(ast.to)
       if (ast.transformation._tag === "FinalTransformation") {
         // e.g. NumberFromString: run its decode; a synchronous result is an Either.
         const transformation = ast.transformation
