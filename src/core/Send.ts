@@ -97,12 +97,23 @@ const toPlatformRequest = (out: Outgoing.Prepared): HttpClientRequest.HttpClient
   }
 }
 
-/** An answer read whole. */
-const answerOf = (status: number, headers: Transport.Exchange["headers"], text: string): Transport.Exchange => ({
-  status,
-  headers,
-  readText: () => text
-})
+/**
+ * A platform response read whole. Its headers are converted (`response.headers` makes a new record on each read)
+ * only when asked for, once: a 2xx answer whose body decodes never reads them.
+ */
+class PlatformAnswer implements Transport.Exchange {
+  readonly status: number
+  private converted: Transport.Exchange["headers"] | undefined = undefined
+  constructor(private readonly response: HttpClientResponse.HttpClientResponse, private readonly text: string) {
+    this.status = response.status
+  }
+  get headers(): Transport.Exchange["headers"] {
+    return (this.converted ??= this.response.headers)
+  }
+  readText(): string {
+    return this.text
+  }
+}
 
 /**
  * The fetch options with `redirect: "manual"` (undefined when the caller's already refuse redirects).
@@ -285,7 +296,7 @@ export const make = (http: HttpClient.HttpClient): Sender => {
       }
       let attempt: Effect.Effect<Transport.Exchange, HttpClientError.HttpClientError> = Effect.flatMap(
         executeWith(request, register),
-        (response) => Effect.map(response.text, (text) => answerOf(response.status, response.headers, text))
+        (response) => Effect.map(response.text, (text) => new PlatformAnswer(response, text))
       )
       if (abortable === undefined || readsFetchOptions === undefined) {
         attempt = Effect.ensuring(
