@@ -28,6 +28,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 import * as Stream from "effect/Stream"
 import * as Outgoing from "./Outgoing.js"
@@ -142,6 +143,16 @@ const manualOf = (init: RequestInit): RequestInit => {
     manualByInit.set(init, manual)
   }
   return manual
+}
+
+/** A context with the fetch options added, remembered for the last options it was asked with. */
+const withOptions = new WeakMap<Context.Context<never>, { readonly init: RequestInit; readonly context: Context.Context<never> }>()
+const withFetchOptions = (context: Context.Context<never>, init: RequestInit): Context.Context<never> => {
+  const known = withOptions.get(context)
+  if (known !== undefined && known.init === init) return known.context
+  const added = Context.add(context, FetchHttpClient.RequestInit, init)
+  withOptions.set(context, { init, context: added })
+  return added
 }
 
 /**
@@ -308,13 +319,10 @@ export const make = (http: HttpClient.HttpClient): Sender => {
           })
         )
       }
-      if (readsFetchOptions !== false) {
-        const init = manualRedirects(
-          fiber,
-          readsFetchOptions === true ? undefined : () => void (state.readFetchOptions = true)
-        )
-        if (init !== undefined) attempt = Effect.provideService(attempt, FetchHttpClient.RequestInit, init)
-      }
+      const init = readsFetchOptions === false ? undefined : manualRedirects(
+        fiber,
+        readsFetchOptions === true ? undefined : () => void (state.readFetchOptions = true)
+      )
       const budgeted = timed(budgetMillis)
       // Fork-free under the live clock once the client is known to take our signal: a native timer aborts the
       // exchange, which then fails in this fiber. Started here, as the attempt starts.
@@ -325,21 +333,32 @@ export const make = (http: HttpClient.HttpClient): Sender => {
         }, Math.max(0, budgetMillis))
         : undefined
       // With our controller registered the platform leaves aborting to us: on interruption, and on our timer.
-      const settled = Effect.uninterruptibleMask((restore) =>
-        Effect.matchCauseEffect(restore(attempt), {
-          onSuccess: (answer) => {
-            if (timer !== undefined) clearTimeout(timer)
-            return Effect.succeed(answer)
-          },
-          onFailure: (cause) => {
-            if (timer !== undefined) clearTimeout(timer)
-            if (Cause.isInterrupted(cause)) state.controller?.abort()
-            return Effect.failCause(
-              Cause.map(cause, (error): Failure => (state.timedOut ? { _tag: "Timeout" } : { _tag: "Platform", error }))
-            )
-          }
-        })
-      )
+      // `putBack` restores what the attempt ran with.
+      const ended = (putBack: Effect.Effect<void> | undefined) => ({
+        onSuccess: (answer: Transport.Exchange) => {
+          if (timer !== undefined) clearTimeout(timer)
+          return putBack === undefined ? Effect.succeed(answer) : Effect.as(putBack, answer)
+        },
+        onFailure: (cause: Cause.Cause<HttpClientError.HttpClientError>) => {
+          if (timer !== undefined) clearTimeout(timer)
+          if (Cause.isInterrupted(cause)) state.controller?.abort()
+          const failed = Effect.failCause(
+            Cause.map(cause, (error): Failure => (state.timedOut ? { _tag: "Timeout" } : { _tag: "Platform", error }))
+          )
+          return putBack === undefined ? failed : Effect.zipRight(putBack, failed)
+        }
+      })
+      const settled = Effect.uninterruptibleMask((restore) => {
+        if (init === undefined) return Effect.matchCauseEffect(restore(attempt), ended(undefined))
+        // The fetch options are in the context for the attempt alone, as `Effect.provideService` would put them
+        // there (without its ~25 run-loop steps): set in this uninterruptible region, and put back however the
+        // attempt ends.
+        return Effect.flatMap(FiberRef.get(FiberRef.currentContext), (previous) =>
+          Effect.zipRight(
+            FiberRef.set(FiberRef.currentContext, withFetchOptions(previous, init)),
+            Effect.matchCauseEffect(restore(attempt), ended(FiberRef.set(FiberRef.currentContext, previous)))
+          ))
+      })
       if (!budgeted || timer !== undefined) return settled
       return Effect.timeoutFail(settled, {
         duration: Duration.millis(Math.max(0, budgetMillis)),

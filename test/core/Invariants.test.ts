@@ -273,6 +273,23 @@ describe("core invariants, transport-independent", () => {
       expect(got).toEqual([{ id: "t0", n: 0 }, { id: "t1", n: 1 }, { id: "t2", n: 0 }, { id: "t3", n: 3 }])
       expect(inits.map((init) => [init?.redirect, init?.referrerPolicy])).toEqual(Array(4).fill(["manual", "no-referrer"]))
       expect(server.seen.map((r) => r.headers["authorization"])).toEqual(Array(4).fill(`Bearer ${secret}`))
+      // `redirect: "manual"` is in force for the attempts alone: however a call ends, the caller's context is as it was
+      const dropping = yield* RawServer.serve((_, res) => res.socket?.destroy())
+      const silent = yield* RawServer.serve(() => {})
+      const ends = [
+        Effect.exit(client.run(get("t9"))),
+        Effect.exit((yield* clientAt(dropping.url, { maxRetries: 0 })).run(get())),
+        Effect.exit((yield* clientAt(silent.url, { maxRetries: 0, attemptTimeout: "50 millis" })).run(get())),
+        Effect.exit(Effect.timeout((yield* clientAt(silent.url, { maxRetries: 0 })).run(get()), "50 millis"))
+      ]
+      const tags = []
+      for (const end of ends) {
+        const exit = yield* end
+        tags.push(Exit.isSuccess(exit) ? "ok" : exit.cause._tag === "Fail" ? exit.cause.error._tag : exit.cause._tag)
+        expect(yield* FetchHttpClient.RequestInit).toEqual({ referrerPolicy: "no-referrer" })
+      }
+      expect(tags).toEqual(["ok", "Transport", "Timeout", "TimeoutException"])
+      expect(inits).toHaveLength(8)
     }).pipe(
       Effect.scoped,
       Effect.provide(FetchHttpClient.layer),
