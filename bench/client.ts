@@ -380,8 +380,11 @@ interface Lister {
   steps?: (session: string) => Promise<{ readonly forks: number; readonly steps: number; readonly value: number }>
 }
 
-/** effect-sessions' `streamFiles`, validation on, default prefetch unless `p.prefetch`. */
-const effectLister = async (p: StreamParams): Promise<Lister> => {
+/**
+ * effect-sessions' `streamFiles`, validation on, default prefetch unless `p.prefetch`; on its own transport, or on
+ * the platform's `NodeHttpClient.layerUndici` (the generic path).
+ */
+const effectLister = async (p: StreamParams, transport: "ours" | "undici" = "ours"): Promise<Lister> => {
   const Effect = await import("effect/Effect")
   const Layer = await import("effect/Layer")
   const ManagedRuntime = await import("effect/ManagedRuntime")
@@ -390,7 +393,7 @@ const effectLister = async (p: StreamParams): Promise<Lister> => {
   const { Deepset } = await import("../src/index.js")
   // One runtime for the warm-up and the measured run, as an application would have.
   const runtime = ManagedRuntime.make(
-    Layer.provide(Deepset.layer({ apiKey: Redacted.make(p.apiKey), baseUrl: p.url }), await httpLayer("ours"))
+    Layer.provide(Deepset.layer({ apiKey: Redacted.make(p.apiKey), baseUrl: p.url }), await httpLayer(transport))
   )
   const options = { pageSize: p.pageSize, ...(p.prefetch === undefined ? {} : { prefetch: p.prefetch }) }
   const listing = (session: string) =>
@@ -529,6 +532,8 @@ const streamWarmups = (scenario: string) => (scenario === "stream" ? 200 : 10)
 const stream = async (scenario: string, variant: string, p: StreamParams): Promise<Metrics> => {
   const run = variant === "effect-sessions" || variant.startsWith("prefetch")
     ? await effectLister(p)
+    : variant === "effect-sessions (NodeHttpClient)"
+    ? await effectLister(p, "undici")
     : variant === "hand loop (JSON.parse)"
     ? await handLoop(p, false)
     : variant === "hand loop + schema"

@@ -646,13 +646,16 @@ const jupyterScenario = async (name: string, target: JupyterTarget | string, rat
 }
 
 /** The stream's rows: effect-sessions and the hand loop with our schema at each prefetch, and the plain sequential loop. */
+const genericStreamRow = `effect-sessions on NodeHttpClient.layerUndici · prefetch ${gatedPrefetch}`
 const streamRows = [
   // --quick keeps CI short: the gated prefetch only (the plain loop still runs the hand loop at prefetch 1).
   ...streamPrefetch.filter((n) => !quick || n === gatedPrefetch).flatMap((n) => [
     { row: `effect-sessions · prefetch ${n}`, client: "effect-sessions", prefetch: n },
     { row: `hand loop + schema · prefetch ${n}`, client: "hand loop + schema", prefetch: n }
   ]),
-  { row: "hand loop (JSON.parse) · prefetch 1", client: "hand loop (JSON.parse)", prefetch: 1 }
+  { row: "hand loop (JSON.parse) · prefetch 1", client: "hand loop (JSON.parse)", prefetch: 1 },
+  // The generic path (information): what an app that provides the platform's own undici client gets.
+  ...(quick ? [] : [{ row: genericStreamRow, client: "effect-sessions (NodeHttpClient)", prefetch: gatedPrefetch }])
 ]
 
 const streamScenario = async (info: ServerInfo) => {
@@ -806,6 +809,9 @@ const ratioDefinitions = (): Record<string, (g: Get) => number> => {
     defs[`stream.mainThreadCpuPerItemVsHandLoopSchema${suffix}`] = per(s(lib(n), "mainThreadCpuUsPerItem"), s(hand(n), "mainThreadCpuUsPerItem"))
     defs[`stream.peakRssOverHandLoopMB${suffix}`] = (g) => s(lib(n), "peakRssMB")(g) - s(hand(n), "peakRssMB")(g)
   }
+  defs["stream.generic.cpuPerItemVsHandLoopSchema"] = per(s(genericStreamRow, "cpuUsPerItem"), s(hand(gatedPrefetch), "cpuUsPerItem"))
+  defs["stream.generic.peakRssOverHandLoopMB"] = (g) =>
+    s(genericStreamRow, "peakRssMB")(g) - s(hand(gatedPrefetch), "peakRssMB")(g)
   // The old definition (the library's default prefetch against the sequential loop without validation), for comparison.
   defs["stream.throughputVsHandLoop"] = per(s(lib(gatedPrefetch), "itemsPerSec"), s("hand loop (JSON.parse) · prefetch 1", "itemsPerSec"))
   defs["stream.rss1MOver100k"] = per(s(lib(gatedPrefetch), "peakRssMB"), s(lib(gatedPrefetch), "peakRssMB", smallLabel))
@@ -860,6 +866,7 @@ const targets: ReadonlyArray<Target> = [
   info("jupyter.throughputVsJupyterlab_c16", "≥", 1.3, "transport measurement on the emulator"),
   info("overhead.cpuPerRequestVsUndici", "≤", 1.15, "the old blend of seq and c16"),
   info("stream.throughputVsHandLoop", "≥", 0.8, "the old definition: prefetch 4 vs the sequential loop"),
+  info("stream.generic.peakRssOverHandLoopMB", "≤", 20, `on NodeHttpClient.layerUndici, prefetch ${gatedPrefetch}, ${largeLabel}`),
   gate("looker.throughputVsLookerSdk_c16", "≥", 1.3),
   gate("looker.logins", "=", 1, "one login for the whole run"),
   gate("whylabs.uploadVsRawPut", "≥", 0.8),
