@@ -645,8 +645,12 @@ const jupyterScenario = async (name: string, target: JupyterTarget | string, rat
   await measureRounds(name, "jupyter", jupyterVariants.map((row) => ({ row, params: { ...rate, ...target } })))
 }
 
-/** The stream's rows: effect-sessions and the hand loop with our schema at each prefetch, and the plain sequential loop. */
+/** The stream's row of effect-sessions on the platform's undici client (the generic path; information). */
 const genericStreamRow = `effect-sessions on NodeHttpClient.layerUndici · prefetch ${gatedPrefetch}`
+/**
+ * The stream's rows: effect-sessions and the hand loop with our schema at each prefetch, the plain sequential loop,
+ * and (not with --quick) the generic path.
+ */
 const streamRows = [
   // --quick keeps CI short: the gated prefetch only (the plain loop still runs the hand loop at prefetch 1).
   ...streamPrefetch.filter((n) => !quick || n === gatedPrefetch).flatMap((n) => [
