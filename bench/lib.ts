@@ -75,8 +75,27 @@ export const cpuMicros = (since: NodeJS.CpuUsage): number => {
   return d.user + d.system
 }
 
-/** Peak resident set size of this process so far, in MB. */
+/** Peak resident set size of this process so far (since {@link resetPeakRss}, where that worked), in MB. */
 export const peakRssMB = (): number => process.resourceUsage().maxRSS / 1024
+
+/** Resident set size of this process now, in MB. */
+export const rssMB = (): number => process.memoryUsage.rss() / (1024 * 1024)
+
+/**
+ * Resets this process's peak RSS to its RSS now (Linux: `5` into
+ * `/proc/self/clear_refs`, which resets `VmHWM` and with it getrusage's
+ * `maxRSS`), so that {@link peakRssMB} then gives the peak of what follows.
+ * False where that is not possible.
+ */
+export const resetPeakRss = async (): Promise<boolean> => {
+  const Fs = await import("node:fs")
+  try {
+    Fs.writeFileSync("/proc/self/clear_refs", "5")
+    return true
+  } catch {
+    return false
+  }
+}
 
 /** A phase's metrics from its request count, wall time, CPU and latencies. */
 export const phase = (n: number, wallMs: number, cpuUs: number, latencies: Float64Array): Phase => ({
