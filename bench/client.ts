@@ -531,6 +531,19 @@ const gcWatch = async () => {
  */
 const streamWarmups = (scenario: string) => (scenario === "stream" ? 200 : 10)
 
+/** How many steady-state passes of the measured listing the stream scenario measures (after its cold one). */
+const streamPasses = 3
+
+/** Each figure's median over the passes (the middle one of an odd count). */
+const medianOfEach = <T extends Record<string, number>>(passes: ReadonlyArray<T>): T => {
+  const out: Record<string, number> = {}
+  for (const key of Object.keys(passes[0]!)) {
+    const values = passes.map((pass) => pass[key]!).sort((a, b) => a - b)
+    out[key] = values[Math.floor(values.length / 2)]!
+  }
+  return out as T
+}
+
 /** One listing's figures: time, CPU (all threads, and split by thread where Linux says), GC. */
 const measureListing = async (run: Lister, session: string, expected: number, variant: string) => {
   const gc = await gcWatch()
@@ -574,9 +587,10 @@ const stream = async (scenario: string, variant: string, p: StreamParams): Promi
   // during the measured listing, on both sides and more on ours (more code on the path): ~125 functions of
   // effect-sessions' and ~72 of the hand loop's, most of them on its compiler threads.
   for (let i = 0; i < streamWarmups(scenario); i++) await run(p.warmSession)
-  // The stream scenario then streams the measured listing twice and measures both: the first pass ("cold") still
-  // pays for V8 optimizing the code of a long listing (which the 5-page warm-up listing does not exercise alike),
-  // the second is the steady state of a process that streams big listings, which the gated ratios compare. The
+  // The stream scenario then streams the measured listing 1 + streamPasses times, each pass measured alone: the
+  // first ("cold") still pays for V8 optimizing the code of a long listing (which the 5-page warm-up listing does
+  // not exercise alike); the others are the steady state of a process that streams big listings, reported as the
+  // median of each figure over them (a burst of load elsewhere on the machine moves one pass, not the median). The
   // prefetch scenario, bound by its server's latency, measures one pass.
   const cold = scenario === "stream" ? await measureListing(run, p.session, p.files, variant) : undefined
   // Before the measurement (and outside the profiled window): the warm-up listing once more, counting the Effect
@@ -588,7 +602,11 @@ const stream = async (scenario: string, variant: string, p: StreamParams): Promi
   const rssAtStartMB = rssMB()
   const peakReset = await resetPeakRss()
   markMeasured()
-  const measured = await measureListing(run, p.session, p.files, variant)
+  const passes: Array<Awaited<ReturnType<typeof measureListing>>> = []
+  for (let i = 0; i < (scenario === "stream" ? streamPasses : 1); i++) {
+    passes.push(await measureListing(run, p.session, p.files, variant))
+  }
+  const measured = medianOfEach(passes)
   const listingPeakMB = peakRssMB()
   return {
     ...(counted === undefined ? {} : {
