@@ -597,7 +597,7 @@ const stream = async (scenario: string, variant: string, p: StreamParams): Promi
   // runtime's work per page (op supervision slows every step while it counts).
   const counted = run.steps === undefined ? undefined : await run.steps(p.warmSession)
   const pages = counted === undefined ? 0 : Math.ceil(counted.value / p.pageSize)
-  // The process's peak RSS so far (warm-up, first pass), then the peak of the measured listing alone.
+  // The process's peak RSS so far (warm-up, first pass), then the peak of the measured passes alone.
   const processPeakBeforeMB = peakRssMB()
   const rssAtStartMB = rssMB()
   const peakReset = await resetPeakRss()
