@@ -16,6 +16,7 @@ import {
   markMeasured,
   measuredFromUs,
   type Metrics,
+  median,
   peakRssMB,
   type Phase,
   phase,
@@ -534,13 +535,10 @@ const streamWarmups = (scenario: string) => (scenario === "stream" ? 200 : 10)
 /** How many steady-state passes of the measured listing the stream scenario measures (after its cold one). */
 const streamPasses = 3
 
-/** Each figure's median over the passes (the middle one of an odd count). */
+/** Each figure's median over the passes. */
 const medianOfEach = <T extends Record<string, number>>(passes: ReadonlyArray<T>): T => {
   const out: Record<string, number> = {}
-  for (const key of Object.keys(passes[0]!)) {
-    const values = passes.map((pass) => pass[key]!).sort((a, b) => a - b)
-    out[key] = values[Math.floor(values.length / 2)]!
-  }
+  for (const key of Object.keys(passes[0]!)) out[key] = median(passes.map((pass) => pass[key]!))
   return out as T
 }
 

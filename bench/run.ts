@@ -31,7 +31,17 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import ts from "typescript"
-import { fmt, type JupyterTarget, machine, type Metrics, type RateParams, seedJupyter, type ServerInfo, table } from "./lib.js"
+import {
+  fmt,
+  type JupyterTarget,
+  machine,
+  median,
+  type Metrics,
+  type RateParams,
+  seedJupyter,
+  type ServerInfo,
+  table
+} from "./lib.js"
 import type * as Scenario from "./scenarios/Scenario.js"
 
 const benchDir = Path.dirname(fileURLToPath(import.meta.url))
@@ -493,15 +503,6 @@ const ratioRounds: Record<string, Array<number>> = {}
 const failures: Array<string> = []
 const notes: Array<string> = []
 
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length === 0
-    ? Number.NaN
-    : sorted.length % 2 === 1
-    ? sorted[mid]!
-    : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 
 /** Files one round's metrics of a variant (merged with what that round has already) and updates its median row. */
 const file = (scenario: string, variant: string, round: number, metrics: Metrics) => {
