@@ -23,6 +23,7 @@ import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schema from "effect/Schema"
 import type * as Tracer from "effect/Tracer"
 import type * as ApiError from "./ApiError.js"
+import * as AttemptTimers from "./AttemptTimers.js"
 import * as Credentials from "./Credentials.js"
 import * as ErrorMapping from "./ErrorMapping.js"
 import * as FastDecode from "./FastDecode.js"
@@ -228,7 +229,7 @@ class Call<A, B> implements PolicyLoop.Loop<B>, Outcome.Attempt<A> {
     const left = PolicyLoop.remaining(this.clock, deadlineAt)
     const get = current !== undefined
       ? Effect.succeed(current)
-      : Send.timed(left)
+      : AttemptTimers.fits(left)
       ? Effect.timeoutFail(source.source.get, {
         duration: Duration.millis(left),
         onTimeout: () => ErrorMapping.deadline(this.ctx, this.policy.deadline, "the credentials")

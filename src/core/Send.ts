@@ -4,8 +4,9 @@
  * goes to it as an async iterable, opened anew for each attempt), otherwise
  * over any `HttpClient` (the generic path).
  *
- * The generic path forks no fiber. Under the live `Clock` the budget is a
- * native timer that aborts the request through the `AbortSignal` the
+ * The generic path forks no fiber. Under the live `Clock` the budget is an
+ * attempt timer ({@link AttemptTimers}, one native timer shared by the
+ * attempts of one budget) that aborts the request through the `AbortSignal` the
  * platform's `HttpClient.make` hands its implementation (registered the way
  * `HttpClient.withScope` registers its own), so the exchange fails in the
  * calling fiber and is reported as a timeout. A client that never takes that
@@ -31,6 +32,7 @@ import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 import * as Stream from "effect/Stream"
+import * as AttemptTimers from "./AttemptTimers.js"
 import * as Outgoing from "./Outgoing.js"
 import * as Transport from "./Transport.js"
 
@@ -38,12 +40,6 @@ import * as Transport from "./Transport.js"
 export type Failure =
   | Transport.Failure
   | { readonly _tag: "Platform"; readonly error: HttpClientError.HttpClientError }
-
-/** The longest delay a native timer takes (about 24.8 days); a longer budget sets no timer. @since 0.1.0 */
-export const maxTimerMillis = 2 ** 31 - 1
-
-/** Whether a budget needs a timer at all. @since 0.1.0 */
-export const timed = (millis: number): boolean => millis <= maxTimerMillis
 
 /** The controllers `HttpClient.make` uses instead of its own, by request (the platform's `withScope` registry). */
 const scopedRequests = globalValue(
@@ -220,6 +216,26 @@ export interface Handler<B, E> {
 }
 
 /**
+ * One attempt on the generic path: what the platform's side of it tells us
+ * (whether it took our signal, read fetch's options), our controller, and
+ * its attempt timer, which aborts the exchange when the budget is spent.
+ */
+class GenericAttempt implements AttemptTimers.Entry {
+  timedOut = false
+  taken = false
+  readFetchOptions = false
+  controller: AbortController | undefined = undefined
+  timerList: AttemptTimers.TimerList | undefined = undefined
+  timerPrev: AttemptTimers.Entry | undefined = undefined
+  timerNext: AttemptTimers.Entry | undefined = undefined
+  expiresAt = 0
+  expire(): void {
+    this.timedOut = true
+    this.controller?.abort()
+  }
+}
+
+/**
  * One attempt on the fast path: the transport's receiver, resuming the wait
  * with what the handler makes of the outcome.
  */
@@ -283,12 +299,7 @@ export const make = (http: HttpClient.HttpClient): Sender => {
   const generic = (out: Outgoing.Prepared, budgetMillis: number, clock: Clock.Clock) =>
     Effect.withFiberRuntime<Transport.Exchange, Failure>((fiber) => {
       const request = toPlatformRequest(out)
-      const state = {
-        timedOut: false,
-        taken: false,
-        readFetchOptions: false,
-        controller: undefined as AbortController | undefined
-      }
+      const state = new GenericAttempt()
       const register = (final: HttpClientRequest.HttpClientRequest) => {
         const controller = new AbortController()
         state.controller = controller
@@ -323,24 +334,21 @@ export const make = (http: HttpClient.HttpClient): Sender => {
         fiber,
         readsFetchOptions === true ? undefined : () => void (state.readFetchOptions = true)
       )
-      const budgeted = timed(budgetMillis)
-      // Fork-free under the live clock once the client is known to take our signal: a native timer aborts the
-      // exchange, which then fails in this fiber. Started here, as the attempt starts.
-      const timer = budgeted && abortable === true && isLiveClock(clock)
-        ? setTimeout(() => {
-          state.timedOut = true
-          state.controller?.abort()
-        }, Math.max(0, budgetMillis))
-        : undefined
+      const budgeted = AttemptTimers.fits(budgetMillis)
+      // Fork-free under the live clock once the client is known to take our signal: the attempt timer (shared by
+      // the attempts of one budget) aborts the exchange, which then fails in this fiber. Started here, as the
+      // attempt starts.
+      const armed = budgeted && abortable === true && isLiveClock(clock)
+      if (armed) AttemptTimers.start(state, Math.max(0, budgetMillis))
       // With our controller registered the platform leaves aborting to us: on interruption, and on our timer.
       // `putBack` restores what the attempt ran with.
       const ended = (putBack: Effect.Effect<void> | undefined) => ({
         onSuccess: (answer: Transport.Exchange) => {
-          if (timer !== undefined) clearTimeout(timer)
+          AttemptTimers.stop(state)
           return putBack === undefined ? Effect.succeed(answer) : Effect.as(putBack, answer)
         },
         onFailure: (cause: Cause.Cause<HttpClientError.HttpClientError>) => {
-          if (timer !== undefined) clearTimeout(timer)
+          AttemptTimers.stop(state)
           if (Cause.isInterrupted(cause)) state.controller?.abort()
           const failed = Effect.failCause(
             Cause.map(cause, (error): Failure => (state.timedOut ? { _tag: "Timeout" } : { _tag: "Platform", error }))
@@ -359,14 +367,14 @@ export const make = (http: HttpClient.HttpClient): Sender => {
             Effect.matchCauseEffect(restore(attempt), ended(FiberRef.set(FiberRef.currentContext, previous)))
           ))
       })
-      if (!budgeted || timer !== undefined) return settled
+      if (!budgeted || armed) return settled
       return Effect.timeoutFail(settled, {
         duration: Duration.millis(Math.max(0, budgetMillis)),
         onTimeout: (): Failure => ({ _tag: "Timeout" })
       })
     })
 
-  const budget = (millis: number) => (timed(millis) ? Math.max(0, millis) : Infinity)
+  const budget = (millis: number) => (AttemptTimers.fits(millis) ? Math.max(0, millis) : Infinity)
 
   return {
     send: (out, budgetMillis, clock) =>

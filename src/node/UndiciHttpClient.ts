@@ -18,12 +18,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Agent, type Dispatcher } from "undici"
 import * as Transport from "../core/Transport.js"
-import * as AttemptTimers from "./AttemptTimers.js"
+import * as AttemptTimers from "../core/AttemptTimers.js"
 
 const timedOut: Transport.Failure = { _tag: "Timeout" }
-
-/** The longest delay `setTimeout` takes. */
-const maxTimerMillis = 2 ** 31 - 1
 
 /** Why an exchange was aborted by this side. */
 class Aborted extends Error {}
@@ -105,7 +102,7 @@ class Call implements Dispatcher.DispatchHandler, Transport.Started, AttemptTime
   constructor(receiver: Transport.Receiver, timeoutMillis: number) {
     this.#receiver = receiver
     // A budget a native timer cannot hold (Infinity, or over ~24.8 days, which Node would turn into 1 ms) sets none.
-    if (timeoutMillis <= maxTimerMillis) AttemptTimers.start(this, Math.max(0, timeoutMillis))
+    if (AttemptTimers.fits(timeoutMillis)) AttemptTimers.start(this, Math.max(0, timeoutMillis))
   }
 
   /** The attempt timer fired: a timeout, and the request is aborted. */

@@ -49,6 +49,8 @@ const servePage = (script: string) =>
       const server = Http.createServer((request, response) => {
         if (request.url === "/app.js") {
           response.writeHead(200, { "content-type": "text/javascript; charset=utf-8" }).end(script)
+        } else if (request.url?.startsWith("/hang/")) {
+          // never answered: the page's calls end by their attempt timeout
         } else if (request.url === "/") {
           response.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(html)
         } else {
@@ -62,7 +64,11 @@ const servePage = (script: string) =>
         resume(Effect.succeed({ server, origin: `http://127.0.0.1:${port}` }))
       })
     }),
-    ({ server }) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+    ({ server }) =>
+      Effect.async<void>((resume) => {
+        server.close(() => resume(Effect.void))
+        server.closeAllConnections() // the unanswered requests too
+      })
   )
 
 /**
@@ -144,7 +150,11 @@ const setup = (traceHeaders: boolean) =>
         .then((r) => r.json() as Promise<ReadonlyArray<{ readonly path: string }>>)
         .then((sessions) => sessions.map((s) => s.path))
     )
-    return { run, console, sessionsOnServer }
+    const timeouts = (count: number) =>
+      Effect.promise(() =>
+        tab.evaluate(([url, n]) => window.timeoutScenario(url as string, n as number), [`${page.origin}/hang/`, count] as const)
+      )
+    return { run, console, sessionsOnServer, timeouts }
   })
 
 const checkScenario = (result: ScenarioResult, path: string) => {
@@ -179,6 +189,18 @@ describe("in a real browser", () => {
       expect(console.filter((line) => line.startsWith("pageerror"))).toEqual([])
       // the server agrees: the session is gone
       expect(yield* sessionsOnServer).not.toContain(path)
+    })), 180_000)
+
+  it.scopedLive("attempt timeouts end calls to a server that never answers, the first call and the later ones", () =>
+    whenAvailable(Effect.gen(function*() {
+      const { console, timeouts } = yield* setup(true)
+      const { calls } = yield* timeouts(4)
+      expect(calls.map((c) => `${c.tag}/${c.kind}`)).toEqual(Array(4).fill("Timeout/attempt"))
+      for (const call of calls) {
+        expect(call.millis).toBeGreaterThanOrEqual(295) // the page's clock may round
+        expect(call.millis).toBeLessThan(3_000)
+      }
+      expect(console.filter((line) => line.startsWith("pageerror"))).toEqual([])
     })), 180_000)
 
   it.scopedLive("on a server with Jupyter's default CORS headers, trace propagation must be off", () =>

@@ -41,10 +41,39 @@ const scenario = (path: string) =>
     } satisfies ScenarioResult
   })
 
+/** What the page reports of calls to a server that never answers: each call's error tag and kind, and its time. */
+export interface TimeoutResult {
+  readonly calls: ReadonlyArray<{ readonly tag: string; readonly kind: string | undefined; readonly millis: number }>
+}
+
+/**
+ * Calls to a server that never answers, one after another, under a 300 ms
+ * attempt timeout: the first one (before the client has learned that the
+ * platform takes its abort signal) and the later ones (on the attempt
+ * timers, whose native timers in a browser are plain numbers).
+ */
+const timeouts = (count: number) =>
+  Effect.gen(function*() {
+    const jupyter = yield* Jupyter.Sessions
+    const calls: Array<TimeoutResult["calls"][number]> = []
+    for (let i = 0; i < count; i++) {
+      const started = performance.now()
+      const error = yield* Effect.flip(jupyter.listSessions())
+      calls.push({
+        tag: error._tag,
+        kind: error._tag === "Timeout" ? error.kind : undefined,
+        millis: performance.now() - started
+      })
+    }
+    return { calls } satisfies TimeoutResult
+  })
+
 declare global {
   interface Window {
     /** `propagate: false` sends no trace headers (`traceparent`, `b3`). */
     jupyterScenario: (baseUrl: string, token: string, path: string, propagate: boolean) => Promise<ScenarioResult>
+    /** `count` calls to `baseUrl`, a server that never answers (see {@link timeouts}). */
+    timeoutScenario: (baseUrl: string, count: number) => Promise<TimeoutResult>
   }
 }
 
@@ -56,5 +85,18 @@ window.jupyterScenario = (baseUrl, token, path, propagate) =>
         Jupyter.layer({ baseUrl, token: Redacted.make(token) }).pipe(Layer.provide(FetchHttpClient.layer))
       ),
       Effect.catchAll((error) => Effect.die(new Error(`${error._tag}: ${error.message}`)))
+    )
+  )
+
+window.timeoutScenario = (baseUrl, count) =>
+  Effect.runPromise(
+    timeouts(count).pipe(
+      Effect.provide(
+        Jupyter.layer({
+          baseUrl,
+          token: Redacted.make("no-token"),
+          policy: { attemptTimeout: "300 millis", maxRetries: 0 }
+        }).pipe(Layer.provide(FetchHttpClient.layer))
+      )
     )
   )

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as AttemptTimers from "../../src/node/AttemptTimers.js"
+import * as AttemptTimers from "../../src/core/AttemptTimers.js"
 
 /** An entry that records when it expired (performance.now()). */
 const entry = (log: Array<string>, name: string, at: Map<string, number>): AttemptTimers.Entry => ({
