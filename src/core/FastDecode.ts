@@ -55,7 +55,8 @@ const hasZone = /Z|[+-]\d{2}$|[+-]\d{2}:?\d{2}$|\]$/
  * ~1.3 by running the transformation's own decode, ~1.0 here).
  */
 const utcOf = (s: string): unknown => {
-  const millis = Date.parse(hasZone.test(s) ? s : s + "Z")
+  // A trailing `Z` (the usual wire form) names a zone: no need for the pattern.
+  const millis = Date.parse(s.charCodeAt(s.length - 1) === 90 || hasZone.test(s) ? s : s + "Z")
   return Number.isNaN(millis) ? invalid : DateTime.unsafeMake(millis)
 }
 
@@ -135,12 +136,7 @@ const compile = (ast: AST.AST): Check => {
           return out
         }
       }
-      return struct(ast.propertySignatures.map((ps) => ({
-        name: ps.name,
-        optional: ps.isOptional,
-        nullable: false,
-        check: compile(ps.type)
-      })))
+      return struct(ast.propertySignatures.map((ps) => plainField(ps.name, ps.isOptional, compile(ps.type))))
     }
     case "Declaration": {
       // e.g. DateTimeUtcFromSelf: its own check, synchronous in practice.
@@ -178,7 +174,7 @@ const compile = (ast: AST.AST): Check => {
         }
       }
       if (ast.transformation._tag !== "TypeLiteralTransformation") return generic(ast)
-      const direct = nullableStruct(ast.from, ast.transformation)
+      const direct = inPlaceStruct(ast.from, ast.to, ast.transformation)
       if (direct !== undefined) return struct(direct)
       const moves = ast.transformation.propertySignatureTransformations
       const moved = new Set<PropertyKey>(moves.map((move) => move.from))
@@ -206,14 +202,36 @@ const compile = (ast: AST.AST): Check => {
   }
 }
 
+/** What a field's transformation makes of an absent value when it leaves the field out. */
+const omitted: unique symbol = Symbol("effect-sessions/FastDecode/omitted")
+
 /** A struct field as the compiled struct checks it. */
 interface Field {
   readonly name: PropertyKey
   readonly optional: boolean
-  /** `null` counts as absent (`optionalWith(X, { nullable: true, exact: true })`). */
-  readonly nullable: boolean
   readonly check: Check
+  /**
+   * The field's own transformation, for what stands for an absent value: a
+   * missing key (`fillMissing`), or a present `null` / `undefined` that the
+   * transformation turns into absence or a default. Gives the value (checked
+   * on the type side), {@link omitted}, or {@link invalid}. Present values it
+   * does not single out pass it unchanged.
+   */
+  readonly fill: ((given: Option.Option<unknown>) => unknown) | undefined
+  readonly fillMissing: boolean
+  readonly fillNull: boolean
+  readonly fillUndefined: boolean
 }
+
+const plainField = (name: PropertyKey, optional: boolean, check: Check): Field => ({
+  name,
+  optional,
+  check,
+  fill: undefined,
+  fillMissing: false,
+  fillNull: false,
+  fillUndefined: false
+})
 
 /**
  * A struct: known keys only. The input itself is the result when it holds
@@ -221,11 +239,12 @@ interface Field {
  * no copy, no garbage.
  */
 const struct = (fields: ReadonlyArray<Field>): Check => {
+  // Called only while every earlier field was present and unchanged.
   const copyKnown = (u: Record<PropertyKey, unknown>, upTo: number) => {
     const out: Record<PropertyKey, unknown> = {}
     for (let i = 0; i < upTo; i++) {
-      const { name, nullable } = fields[i]!
-      if (Object.prototype.hasOwnProperty.call(u, name) && !(nullable && u[name] === null)) out[name] = u[name]
+      const name = fields[i]!.name
+      if (Object.prototype.hasOwnProperty.call(u, name)) out[name] = u[name]
     }
     return out
   }
@@ -235,20 +254,27 @@ const struct = (fields: ReadonlyArray<Field>): Check => {
     let present = 0
     for (let i = 0; i < fields.length; i++) {
       const field = fields[i]!
+      let filled: unknown
       if (!Object.prototype.hasOwnProperty.call(u, field.name)) {
-        if (field.optional) continue
-        return invalid
+        if (!field.optional) return invalid
+        if (!field.fillMissing) continue
+        filled = field.fill!(Option.none())
+      } else {
+        const given = u[field.name]
+        if ((given === null && field.fillNull) || (given === undefined && field.fillUndefined)) {
+          filled = field.fill!(Option.some(given))
+        } else {
+          const value = field.check(given)
+          if (value === invalid) return invalid
+          present++
+          if (out === undefined && value !== given) out = copyKnown(u, i)
+          if (out !== undefined) out[field.name] = value
+          continue
+        }
       }
-      const given = u[field.name]
-      if (given === null && field.nullable) {
-        if (out === undefined) out = copyKnown(u, i)
-        continue
-      }
-      const value = field.check(given)
-      if (value === invalid) return invalid
-      present++
-      if (out === undefined && value !== given) out = copyKnown(u, i)
-      if (out !== undefined) out[field.name] = value
+      if (filled === invalid) return invalid
+      if (out === undefined) out = copyKnown(u, i)
+      if (filled !== omitted) out[field.name] = filled
     }
     if (out !== undefined) return out
     if (Object.getPrototypeOf(u) === Object.prototype) {
@@ -261,41 +287,64 @@ const struct = (fields: ReadonlyArray<Field>): Check => {
 }
 
 /**
- * The fields of a struct whose only transformations are
- * `optionalWith(X, { nullable: true, exact: true })` (the key stays, `null`
- * becomes absent), checked in one pass; `undefined` for any other
- * transformation. Each move is recognised by its decoding of `None`,
- * `Some(null)` and `Some(x)`, so a different transformation with the same
- * shape is never mistaken for it. The second pass the generic decoder makes
- * (validating the type side) cannot fail for values the first pass produced
- * from the same schemas, so it is skipped.
+ * The fields of a struct whose transformations each keep their key and pass
+ * a present value through unchanged, in one pass; `undefined` for any other
+ * transformation (renamed keys, `as: "Option"`). That covers the forms of
+ * `optionalWith` with `exact`, `nullable` and `default`: each move is
+ * recognised by its decoding of `None`, `Some(null)`, `Some(undefined)` and
+ * `Some(x)`, so a different transformation with the same shape is never
+ * mistaken for it. A present value is checked by its encoded type as the
+ * generic decoder's first pass checks it; the second pass (the type side)
+ * cannot fail for such a value, so it is skipped, except for a value the
+ * transformation makes (a default), which is checked on the type side.
  */
-const nullableStruct = (from: AST.AST, transformation: AST.TypeLiteralTransformation): ReadonlyArray<Field> | undefined => {
+const inPlaceStruct = (
+  from: AST.AST,
+  to: AST.AST,
+  transformation: AST.TypeLiteralTransformation
+): ReadonlyArray<Field> | undefined => {
   if (from._tag !== "TypeLiteral" || from.indexSignatures.length > 0) return undefined
-  const nullable = new Map<PropertyKey, AST.AST>()
+  if (to._tag !== "TypeLiteral" || to.indexSignatures.length > 0) return undefined
+  const moves = new Map<PropertyKey, AST.PropertySignatureTransformation>()
   const probe = {}
   for (const move of transformation.propertySignatureTransformations) {
     if (move.from !== move.to) return undefined
     const some = move.decode(Option.some(probe))
-    if (
-      Option.isSome(move.decode(Option.none())) || Option.isSome(move.decode(Option.some(null))) ||
-      !(Option.isSome(some) && some.value === probe)
-    ) return undefined
-    const ps = from.propertySignatures.find((p) => p.name === move.from)
-    if (ps === undefined || ps.type._tag !== "Union") return undefined
-    const rest = ps.type.types.filter((t) => !(t._tag === "Literal" && t.literal === null))
-    if (rest.length !== ps.type.types.length - 1 || rest.length === 0) return undefined
-    nullable.set(move.from, rest.length === 1 ? rest[0]! : AST.Union.make(rest))
+    if (!(Option.isSome(some) && some.value === probe)) return undefined
+    moves.set(move.from, move)
   }
-  return from.propertySignatures.map((ps) => {
-    const nonNull = nullable.get(ps.name)
-    return {
+  const fields: Array<Field> = []
+  for (const ps of from.propertySignatures) {
+    const check = compile(ps.type)
+    const move = moves.get(ps.name)
+    if (move === undefined) {
+      fields.push(plainField(ps.name, ps.isOptional, check))
+      continue
+    }
+    const typeSide = to.propertySignatures.find((t) => t.name === ps.name)
+    if (typeSide === undefined) return undefined
+    const checkMade = compile(typeSide.type)
+    const fill = (given: Option.Option<unknown>): unknown => {
+      const decoded = move.decode(given)
+      return Option.isNone(decoded) ? omitted : checkMade(decoded.value)
+    }
+    /** Whether the transformation singles out a present `v` (one the encoded type accepts). */
+    const singles = (v: null | undefined) => {
+      if (check(v) === invalid) return false
+      const decoded = move.decode(Option.some(v))
+      return !(Option.isSome(decoded) && decoded.value === v)
+    }
+    fields.push({
       name: ps.name,
       optional: ps.isOptional,
-      nullable: nonNull !== undefined,
-      check: compile(nonNull ?? ps.type)
-    }
-  })
+      check,
+      fill,
+      fillMissing: Option.isSome(move.decode(Option.none())),
+      fillNull: singles(null),
+      fillUndefined: singles(undefined)
+    })
+  }
+  return fields
 }
 
 /**
