@@ -545,13 +545,44 @@ interface Variant {
 }
 
 /**
- * Runs the variants `rounds` times, interleaved (A B C, A B C, …), so that a
- * busy spell of the shared machine hits every variant alike; rows are medians,
- * and each round gives each ratio one value.
+ * Two variants that a ratio compares directly, run A B B A in each round:
+ * each one's figures for the round are the mean of its two runs, so a drift
+ * of the machine's speed during the round (which two processes run one after
+ * the other do not cancel) weighs on both alike.
  */
-const measureRounds = async (scenario: string, clientScenario: string, variants: ReadonlyArray<Variant>) => {
+interface Pair {
+  readonly pair: readonly [Variant, Variant]
+}
+
+/** The mean of each metric over some runs of one variant. */
+const meanOf = (runs: ReadonlyArray<Metrics>): Metrics => {
+  const out: Metrics = {}
+  for (const key of new Set(runs.flatMap((r) => Object.keys(r)))) {
+    const values = runs.map((r) => r[key]).filter((v): v is number => v !== undefined)
+    out[key] = values.reduce((a, b) => a + b, 0) / values.length
+  }
+  return out
+}
+
+/**
+ * Runs the variants `rounds` times, interleaved (A B C, A B C, …), so that a
+ * busy spell of the shared machine hits every variant alike (a {@link Pair}
+ * runs A B B A in its place); rows are medians, and each round gives each
+ * ratio one value.
+ */
+const measureRounds = async (scenario: string, clientScenario: string, variants: ReadonlyArray<Variant | Pair>) => {
   for (let round = 1; round <= rounds; round++) {
     for (const v of variants) {
+      if ("pair" in v) {
+        const [a, b] = v.pair
+        const runs = new Map<Variant, Array<Metrics>>([[a, []], [b, []]])
+        for (const x of [a, b, b, a]) {
+          const metrics = await measure(scenario, clientScenario, x.client ?? x.row, x.params, round)
+          if (metrics !== undefined) runs.get(x)!.push(metrics)
+        }
+        for (const [x, got] of runs) if (got.length > 0) file(scenario, x.row, round, meanOf(got))
+        continue
+      }
       const metrics = await measure(scenario, clientScenario, v.client ?? v.row, v.params, round)
       if (metrics !== undefined) file(scenario, v.row, round, metrics)
     }
@@ -627,11 +658,9 @@ const overheadScenario = async (info: ServerInfo) => {
     { row: "undici.request", params: main },
     { row: "undici.dispatch", params: main },
     { row: "fetch", params: main },
-    // Each generic pair runs back to back: effect-sessions on an HttpClient, then that HttpClient alone.
-    { row: "effect-sessions (undici)", params: generic },
-    { row: "@effect/platform HttpClient (undici)", params: generic },
-    { row: "effect-sessions (fetch)", params: generic },
-    { row: "@effect/platform HttpClient (fetch)", params: generic }
+    // Each generic pair: effect-sessions on an HttpClient and that HttpClient alone, A B B A.
+    { pair: [{ row: "effect-sessions (undici)", params: generic }, { row: "@effect/platform HttpClient (undici)", params: generic }] },
+    { pair: [{ row: "effect-sessions (fetch)", params: generic }, { row: "@effect/platform HttpClient (fetch)", params: generic }] }
   ])
 }
 
@@ -652,12 +681,22 @@ const genericStreamRow = `effect-sessions on NodeHttpClient.layerUndici · prefe
  * The stream's rows: effect-sessions and the hand loop with our schema at each prefetch, the plain sequential loop,
  * and (not with --quick) the generic path.
  */
-const streamRows = [
+interface StreamRow {
+  readonly row: string
+  readonly client: string
+  readonly prefetch: number
+}
+/** effect-sessions and the hand loop with our schema at one prefetch. */
+const streamPair = (n: number): readonly [StreamRow, StreamRow] => [
+  { row: `effect-sessions · prefetch ${n}`, client: "effect-sessions", prefetch: n },
+  { row: `hand loop + schema · prefetch ${n}`, client: "hand loop + schema", prefetch: n }
+]
+/** A pair (the gated prefetch's) runs A B B A in each round, as the overhead scenario's generic pairs do (`Pair`). */
+const streamRows: ReadonlyArray<StreamRow | readonly [StreamRow, StreamRow]> = [
   // --quick keeps CI short: the gated prefetch only (the plain loop still runs the hand loop at prefetch 1).
-  ...streamPrefetch.filter((n) => !quick || n === gatedPrefetch).flatMap((n) => [
-    { row: `effect-sessions · prefetch ${n}`, client: "effect-sessions", prefetch: n },
-    { row: `hand loop + schema · prefetch ${n}`, client: "hand loop + schema", prefetch: n }
-  ]),
+  ...streamPrefetch.filter((n) => !quick || n === gatedPrefetch).flatMap(
+    (n): ReadonlyArray<StreamRow | readonly [StreamRow, StreamRow]> => n === gatedPrefetch ? [streamPair(n)] : streamPair(n)
+  ),
   { row: "hand loop (JSON.parse) · prefetch 1", client: "hand loop (JSON.parse)", prefetch: 1 },
   // The generic path (information): what an app that provides the platform's own undici client gets.
   ...(quick ? [] : [{ row: genericStreamRow, client: "effect-sessions (NodeHttpClient)", prefetch: gatedPrefetch }])
@@ -666,15 +705,31 @@ const streamRows = [
 const streamScenario = async (info: ServerInfo) => {
   const d = info.deepset
   const base = { url: d.url, apiKey: d.apiKey, workspace: d.workspace, warmSession: d.warmSession, pageSize: d.maxPageSize }
+  /** One process per listing size; the metrics suffixed by the size (`_1M`, `_100k`), or undefined if none ran. */
+  const run = async (v: StreamRow, round: number): Promise<Metrics | undefined> => {
+    let all: Metrics | undefined
+    for (const [session, files, tag] of [[d.largeSession, d.largeFiles, largeLabel], [d.smallSession, d.smallFiles, smallLabel]] as const) {
+      const metrics = await measure("stream", "stream", v.client, { ...base, session, files, prefetch: v.prefetch }, round, ` · prefetch ${v.prefetch} · ${tag}`)
+      if (metrics === undefined) continue
+      all ??= {}
+      for (const [k, value] of Object.entries(metrics)) all[`${k}_${tag}`] = value
+    }
+    return all
+  }
   for (let round = 1; round <= rounds; round++) {
     for (const v of streamRows) {
-      for (const [session, files, tag] of [[d.largeSession, d.largeFiles, largeLabel], [d.smallSession, d.smallFiles, smallLabel]] as const) {
-        const metrics = await measure("stream", "stream", v.client, { ...base, session, files, prefetch: v.prefetch }, round, ` · prefetch ${v.prefetch} · ${tag}`)
-        if (metrics === undefined) continue
-        const suffixed: Metrics = {}
-        for (const [k, value] of Object.entries(metrics)) suffixed[`${k}_${tag}`] = value
-        file("stream", v.row, round, suffixed)
+      if (!("row" in v)) {
+        const [a, b] = v
+        const runs = new Map<StreamRow, Array<Metrics>>([[a, []], [b, []]])
+        for (const x of [a, b, b, a]) {
+          const metrics = await run(x, round)
+          if (metrics !== undefined) runs.get(x)!.push(metrics)
+        }
+        for (const [x, got] of runs) if (got.length > 0) file("stream", x.row, round, meanOf(got))
+        continue
       }
+      const metrics = await run(v, round)
+      if (metrics !== undefined) file("stream", v.row, round, metrics)
     }
   }
 }
