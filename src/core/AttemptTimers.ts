@@ -136,6 +136,13 @@ export const start = (entry: Entry, millis: number): void => {
   list.add(entry, performance.now())
 }
 
+/** How many entries wait, over every budget (what tests check: an ended attempt leaves none). @since 0.1.0 */
+export const waiting = (): number => {
+  let count = 0
+  for (const list of lists.values()) for (let e = list.head; e !== undefined; e = e.timerNext) count++
+  return count
+}
+
 /** Stops the timer of `entry`, if it has one running. @since 0.1.0 */
 export const stop = (entry: Entry): void => {
   entry.timerList?.remove(entry)

@@ -336,10 +336,10 @@ export const make = (http: HttpClient.HttpClient): Sender => {
       )
       const budgeted = AttemptTimers.fits(budgetMillis)
       // Fork-free under the live clock once the client is known to take our signal: the attempt timer (shared by
-      // the attempts of one budget) aborts the exchange, which then fails in this fiber. Started here, as the
-      // attempt starts.
+      // the attempts of one budget) aborts the exchange, which then fails in this fiber. Started in the
+      // uninterruptible region below, whose handlers stop it however the attempt ends (an interruption before it
+      // would leave it holding the process open until it fired).
       const armed = budgeted && abortable === true && isLiveClock(clock)
-      if (armed) AttemptTimers.start(state, Math.max(0, budgetMillis))
       // With our controller registered the platform leaves aborting to us: on interruption, and on our timer.
       // `putBack` restores what the attempt ran with.
       const ended = (putBack: Effect.Effect<void> | undefined) => ({
@@ -357,6 +357,7 @@ export const make = (http: HttpClient.HttpClient): Sender => {
         }
       })
       const settled = Effect.uninterruptibleMask((restore) => {
+        if (armed) AttemptTimers.start(state, Math.max(0, budgetMillis))
         if (init === undefined) return Effect.matchCauseEffect(restore(attempt), ended(undefined))
         // The fetch options are in the context for the attempt alone, as `Effect.provideService` would put them
         // there (without its ~25 run-loop steps): set in this uninterruptible region, and put back however the

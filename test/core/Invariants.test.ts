@@ -19,6 +19,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as ApiClient from "../../src/core/ApiClient.js"
 import type * as ApiError from "../../src/core/ApiError.js"
+import * as AttemptTimers from "../../src/core/AttemptTimers.js"
 import * as Credentials from "../../src/core/Credentials.js"
 import * as Path from "../../src/core/Path.js"
 import * as Policy from "../../src/core/Policy.js"
@@ -344,19 +345,24 @@ describe("core invariants, transport-independent", () => {
       expect(Either.isLeft(thingPath({ id: "\uD83D" }))).toBe(true)
     }).pipe(Effect.scoped, Effect.provide(UndiciHttpClient.layer)))
 
-  it.live("an interrupted call aborts its request on the generic path", () =>
-    Effect.gen(function*() {
-      let closed = 0
-      const server = yield* RawServer.serve((_, res) => {
-        res.on("close", () => closed++)
-        // never answers
-      })
-      const client = yield* clientAt(server.url, { attemptTimeout: "1 minute" })
-      yield* client.run(get()).pipe(Effect.timeout("50 millis"), Effect.exit) // learn
-      const fiber = yield* Effect.fork(client.run(get()))
-      yield* Effect.sleep("100 millis")
-      yield* Fiber.interrupt(fiber)
-      for (let i = 0; i < 100 && closed < 2; i++) yield* Effect.sleep("20 millis")
-      expect(closed).toBe(2)
-    }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici)))
+  for (const [name, transport] of transports.filter(([name]) => name.includes("generic"))) {
+    it.live(`an interrupted call aborts its request and stops its attempt timer on ${name}`, () =>
+      Effect.gen(function*() {
+        let closed = 0
+        const server = yield* RawServer.serve((_, res) => {
+          res.on("close", () => closed++)
+          // never answers
+        })
+        const client = yield* clientAt(server.url, { attemptTimeout: "1 minute" })
+        yield* client.run(get()).pipe(Effect.timeout("50 millis"), Effect.exit) // learn
+        expect(AttemptTimers.waiting()).toBe(0)
+        const fiber = yield* Effect.fork(client.run(get()))
+        yield* Effect.sleep("100 millis")
+        expect(AttemptTimers.waiting()).toBe(1) // the shared timer watches the attempt
+        yield* Fiber.interrupt(fiber)
+        expect(AttemptTimers.waiting()).toBe(0)
+        for (let i = 0; i < 100 && closed < 2; i++) yield* Effect.sleep("20 millis")
+        expect(closed).toBe(2)
+      }).pipe(Effect.scoped, Effect.provide(transport)))
+  }
 })
