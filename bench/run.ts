@@ -503,7 +503,6 @@ const ratioRounds: Record<string, Array<number>> = {}
 const failures: Array<string> = []
 const notes: Array<string> = []
 
-
 /** Files one round's metrics of a variant (merged with what that round has already) and updates its median row. */
 const file = (scenario: string, variant: string, round: number, metrics: Metrics) => {
   const runs = ((samples[scenario] ??= {})[variant] ??= [])
@@ -564,6 +563,19 @@ const meanOf = (runs: ReadonlyArray<Metrics>): Metrics => {
   return out
 }
 
+/** Runs `a` and `b` as A B B A; each one's mean over its runs that gave metrics (none: left out). */
+const runABBA = async <V>(
+  [a, b]: readonly [V, V],
+  run: (v: V) => Promise<Metrics | undefined>
+): Promise<ReadonlyArray<readonly [V, Metrics]>> => {
+  const runs = new Map<V, Array<Metrics>>([[a, []], [b, []]])
+  for (const x of [a, b, b, a]) {
+    const metrics = await run(x)
+    if (metrics !== undefined) runs.get(x)!.push(metrics)
+  }
+  return [...runs].filter(([, got]) => got.length > 0).map(([x, got]) => [x, meanOf(got)] as const)
+}
+
 /**
  * Runs the variants `rounds` times, interleaved (A B C, A B C, …), so that a
  * busy spell of the shared machine hits every variant alike (a {@link Pair}
@@ -574,13 +586,8 @@ const measureRounds = async (scenario: string, clientScenario: string, variants:
   for (let round = 1; round <= rounds; round++) {
     for (const v of variants) {
       if ("pair" in v) {
-        const [a, b] = v.pair
-        const runs = new Map<Variant, Array<Metrics>>([[a, []], [b, []]])
-        for (const x of [a, b, b, a]) {
-          const metrics = await measure(scenario, clientScenario, x.client ?? x.row, x.params, round)
-          if (metrics !== undefined) runs.get(x)!.push(metrics)
-        }
-        for (const [x, got] of runs) if (got.length > 0) file(scenario, x.row, round, meanOf(got))
+        const means = await runABBA(v.pair, (x) => measure(scenario, clientScenario, x.client ?? x.row, x.params, round))
+        for (const [x, metrics] of means) file(scenario, x.row, round, metrics)
         continue
       }
       const metrics = await measure(scenario, clientScenario, v.client ?? v.row, v.params, round)
@@ -719,13 +726,7 @@ const streamScenario = async (info: ServerInfo) => {
   for (let round = 1; round <= rounds; round++) {
     for (const v of streamRows) {
       if (!("row" in v)) {
-        const [a, b] = v
-        const runs = new Map<StreamRow, Array<Metrics>>([[a, []], [b, []]])
-        for (const x of [a, b, b, a]) {
-          const metrics = await run(x, round)
-          if (metrics !== undefined) runs.get(x)!.push(metrics)
-        }
-        for (const [x, got] of runs) if (got.length > 0) file("stream", x.row, round, meanOf(got))
+        for (const [x, metrics] of await runABBA(v, (x) => run(x, round))) file("stream", x.row, round, metrics)
         continue
       }
       const metrics = await run(v, round)
