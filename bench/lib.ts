@@ -240,6 +240,34 @@ export const stopChild = (child: ChildProcess): Promise<void> =>
     process.kill(child.pid, "SIGTERM")
   })
 
+/** The mean of each metric over some runs of one variant. */
+const meanOf = (runs: ReadonlyArray<Metrics>): Metrics => {
+  const out: Metrics = {}
+  for (const key of new Set(runs.flatMap((r) => Object.keys(r)))) {
+    const values = runs.map((r) => r[key]).filter((v): v is number => v !== undefined)
+    out[key] = values.reduce((a, b) => a + b, 0) / values.length
+  }
+  return out
+}
+
+/**
+ * Runs `a` and `b` as A B B A (each run a process of its own, in `run`); each one's mean over its runs that gave
+ * metrics (none: left out). Two processes run one after the other are hit unequally by a drift of the machine's
+ * speed; A B B A weighs it on both alike. For the pairs a gated ratio compares directly whose call is long or
+ * sequential.
+ */
+export const runABBA = async <V>(
+  [a, b]: readonly [V, V],
+  run: (v: V) => Promise<Metrics | undefined>
+): Promise<ReadonlyArray<readonly [V, Metrics]>> => {
+  const runs = new Map<V, Array<Metrics>>([[a, []], [b, []]])
+  for (const x of [a, b, b, a]) {
+    const metrics = await run(x)
+    if (metrics !== undefined) runs.get(x)!.push(metrics)
+  }
+  return [...runs].filter(([, got]) => got.length > 0).map(([x, got]) => [x, meanOf(got)] as const)
+}
+
 /** The median of the finite values (NaN when none). */
 export const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].filter(Number.isFinite).sort((a, b) => a - b)

@@ -38,6 +38,7 @@ import {
   median,
   type Metrics,
   type RateParams,
+  runABBA,
   seedJupyter,
   type ServerInfo,
   table
@@ -551,29 +552,6 @@ interface Variant {
  */
 interface Pair {
   readonly pair: readonly [Variant, Variant]
-}
-
-/** The mean of each metric over some runs of one variant. */
-const meanOf = (runs: ReadonlyArray<Metrics>): Metrics => {
-  const out: Metrics = {}
-  for (const key of new Set(runs.flatMap((r) => Object.keys(r)))) {
-    const values = runs.map((r) => r[key]).filter((v): v is number => v !== undefined)
-    out[key] = values.reduce((a, b) => a + b, 0) / values.length
-  }
-  return out
-}
-
-/** Runs `a` and `b` as A B B A; each one's mean over its runs that gave metrics (none: left out). */
-const runABBA = async <V>(
-  [a, b]: readonly [V, V],
-  run: (v: V) => Promise<Metrics | undefined>
-): Promise<ReadonlyArray<readonly [V, Metrics]>> => {
-  const runs = new Map<V, Array<Metrics>>([[a, []], [b, []]])
-  for (const x of [a, b, b, a]) {
-    const metrics = await run(x)
-    if (metrics !== undefined) runs.get(x)!.push(metrics)
-  }
-  return [...runs].filter(([, got]) => got.length > 0).map(([x, got]) => [x, meanOf(got)] as const)
 }
 
 /**

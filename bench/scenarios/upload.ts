@@ -20,7 +20,8 @@
  *
  * Every variant runs in its own child process (this module, compiled, with a
  * role argument; the SDK variant is a Python process), interleaved over the
- * rounds; one value per round per ratio. The server is stopped by its PID.
+ * rounds (the large file's pair A B B A, each one's figures the mean of its
+ * two runs); one value per round per ratio. The server is stopped by its PID.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
@@ -28,7 +29,7 @@ import { Readable } from "node:stream"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { childMetrics, median, serverUrl, stopChild } from "../lib.js"
+import { childMetrics, median, runABBA, serverUrl, stopChild } from "../lib.js"
 import type { Scenario, ScenarioContext, ScenarioResult } from "./Scenario.js"
 
 type Metrics = Record<string, number>
@@ -318,10 +319,14 @@ const run = async (context: ScenarioContext): Promise<ScenarioResult> => {
         context.log(`upload small · python deepset-cloud-sdk (round ${round}/${context.rounds})`)
         got["small files: deepset-cloud-sdk (Python)"] = await withServerCpu(pid, size.files * (size.smallUploads + 1), () => runPython(python, started, params))
       }
-      context.log(`upload large · effect-sessions (round ${round}/${context.rounds})`)
-      got["large file: effect-sessions"] = await withServerCpu(pid, 1, () => runNode(context.outDir, started, "large", params))
-      context.log(`upload large · undici.request (round ${round}/${context.rounds})`)
-      got["large file: undici.request multipart POST"] = await withServerCpu(pid, 1, () => runNode(context.outDir, started, "raw", params))
+      // The large file's pair (the gated upload.largeVsRaw) runs A B B A, as bench/run.ts's long pairs do.
+      const large = async (role: "large" | "raw") => {
+        context.log(`upload large · ${role === "large" ? "effect-sessions" : "undici.request"} (round ${round}/${context.rounds})`)
+        return withServerCpu(pid, 1, () => runNode(context.outDir, started, role, params))
+      }
+      for (const [role, metrics] of await runABBA(["large", "raw"] as const, large)) {
+        got[role === "large" ? "large file: effect-sessions" : "large file: undici.request multipart POST"] = metrics
+      }
       for (const [row, metrics] of Object.entries(got)) (samples[row] ??= []).push(metrics)
       ratios["upload.throughputVsPythonSdk"]!.push(
         (got["small files: effect-sessions"]?.["filesPerSec"] ?? Number.NaN) /

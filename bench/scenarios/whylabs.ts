@@ -13,14 +13,15 @@
  *   CPU per call. `whylabs.createCpuVsUndici` is ours over raw (target ≤ 1.15).
  *
  * Every variant runs in its own child process (this module, compiled, with a
- * role argument), interleaved over the rounds; one value per round per ratio.
+ * role argument), interleaved over the rounds (the gated upload pair A B B A,
+ * each one's figures the mean of its two runs); one value per round per ratio.
  * The server process is stopped by its PID before the scenario resolves.
  */
 import type * as EffectNS from "effect/Effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { childMetrics, median, rate, serverUrl, stopChild } from "../lib.js"
+import { childMetrics, median, rate, runABBA, serverUrl, stopChild } from "../lib.js"
 import type { Scenario, ScenarioContext, ScenarioResult } from "./Scenario.js"
 
 type Metrics = Record<string, number>
@@ -41,7 +42,9 @@ const sizes = (quick: boolean): Sizes =>
     // 20 000 createSession calls (10 000 until issue 14): on a loaded 2-core machine a round's CPU per call moved by ±20 %.
     : { profileBytes: 50 * 1024 * 1024, uploads: 12, createWarmup: 3000, createCalls: 20_000, concurrency: 16 }
 
-const uploadVariants = ["effect-sessions (bytes)", "effect-sessions (Stream)", "undici.request PUT"] as const
+/** The pair `whylabs.uploadVsRawPut` compares (run A B B A), and the Stream upload (info, run once a round). */
+const uploadPair = ["effect-sessions (bytes)", "undici.request PUT"] as const
+const uploadStream = "effect-sessions (Stream)"
 const createVariants = ["effect-sessions", "undici.request"] as const
 
 // ---------------------------------------------------------------------------
@@ -215,9 +218,6 @@ const spawnChild = (
   return child
 }
 
-
-
-
 /** Runs one variant child to its end; its metrics line. */
 const runVariant = (outDir: string, started: Array<ChildProcess>, role: string, variant: string, params: unknown) =>
   childMetrics(spawnChild(outDir, [role, variant, JSON.stringify(params)], started), `whylabs ${role} / ${variant}`, started)
@@ -248,10 +248,13 @@ const run = async (context: ScenarioContext): Promise<ScenarioResult> => {
     }
     for (let round = 1; round <= context.rounds; round++) {
       const got: Record<string, Metrics> = {}
-      for (const variant of uploadVariants) {
+      const upload = async (variant: string) => {
         context.log(`upload · ${variant} (round ${round}/${context.rounds})`)
-        got[`upload: ${variant}`] = await runVariant(context.outDir, started, "upload", variant, params)
+        return runVariant(context.outDir, started, "upload", variant, params)
       }
+      // The gated pair (about a second of uploads each) runs A B B A, as bench/run.ts's long pairs do.
+      for (const [variant, metrics] of await runABBA(uploadPair, upload)) got[`upload: ${variant}`] = metrics
+      got[`upload: ${uploadStream}`] = await upload(uploadStream)
       for (const variant of createVariants) {
         context.log(`createSession · ${variant} (round ${round}/${context.rounds})`)
         got[`createSession: ${variant}`] = await runVariant(context.outDir, started, "create", variant, params)
