@@ -251,19 +251,23 @@ const meanOf = (runs: ReadonlyArray<Metrics>): Metrics => {
 }
 
 /**
- * Runs `a` and `b` as A B B A (each run a process of its own, in `run`); each one's mean over its runs that gave
- * metrics (none: left out). Two processes run one after the other are hit unequally by a drift of the machine's
- * speed; A B B A weighs it on both alike. For the pairs a gated ratio compares directly whose call is long or
- * sequential.
+ * Runs `a` and `b` as A B B A, `cycles` times (the second cycle B A A B, and so on, alternating), each run a process of
+ * its own (in `run`); each one's mean over its runs that gave metrics (none: left out). Two processes run one after
+ * the other are hit unequally by a drift of the machine's speed; A B B A weighs it on both alike. For the pairs a gated
+ * ratio compares directly whose call is long or sequential. More cycles average out more of what differs from one
+ * process to the next (JIT, heap layout) at the cost of time.
  */
 export const runABBA = async <V>(
   [a, b]: readonly [V, V],
-  run: (v: V) => Promise<Metrics | undefined>
+  run: (v: V) => Promise<Metrics | undefined>,
+  cycles = 1
 ): Promise<ReadonlyArray<readonly [V, Metrics]>> => {
   const runs = new Map<V, Array<Metrics>>([[a, []], [b, []]])
-  for (const x of [a, b, b, a]) {
-    const metrics = await run(x)
-    if (metrics !== undefined) runs.get(x)!.push(metrics)
+  for (let cycle = 0; cycle < cycles; cycle++) {
+    for (const x of cycle % 2 === 0 ? [a, b, b, a] : [b, a, a, b]) {
+      const metrics = await run(x)
+      if (metrics !== undefined) runs.get(x)!.push(metrics)
+    }
   }
   return [...runs].filter(([, got]) => got.length > 0).map(([x, got]) => [x, meanOf(got)] as const)
 }
